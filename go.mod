@@ -1,0 +1,3 @@
+module zhiyan
+
+go 1.26
