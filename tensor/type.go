@@ -3,7 +3,10 @@
 // quantization and dot products. It knows nothing about files or models.
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Type is a ggml tensor element type; the values are ggml's enum ggml_type and
 // are stored as such in GGUF files.
@@ -121,28 +124,9 @@ func (t Type) RowBytes(n int) (int, error) {
 // ParseType returns the type with the given ggml name ("Q4_K", "f16", …).
 func ParseType(name string) (Type, error) {
 	for t, l := range layouts {
-		if equalFold(l.name, name) {
+		if strings.EqualFold(l.name, name) {
 			return t, nil
 		}
 	}
 	return 0, fmt.Errorf("unknown tensor type %q", name)
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'a' <= x && x <= 'z' {
-			x -= 'a' - 'A'
-		}
-		if 'a' <= y && y <= 'z' {
-			y -= 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
