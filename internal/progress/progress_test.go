@@ -1,0 +1,26 @@
+package progress
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPlainLines(t *testing.T) {
+	var out strings.Builder
+	b := New(&out, "quantize", 3<<20, "B")
+	clock := b.start
+	b.now = func() time.Time { return clock }
+	b.Add(1 << 20) // first update is drawn
+	clock = clock.Add(time.Second)
+	b.Add(1 << 20) // within the interval: not drawn
+	clock = clock.Add(5 * time.Second)
+	b.Add(1 << 20)
+	b.Finish()
+	want := "quantize 1.0 MiB/3.0 MiB  33% 0s\n" +
+		"quantize 3.0 MiB/3.0 MiB 100% 6s\n" +
+		"quantize 3.0 MiB/3.0 MiB 100% 6s\n"
+	if out.String() != want {
+		t.Errorf("output:\n%q\nwant\n%q", out.String(), want)
+	}
+}
