@@ -36,9 +36,9 @@ type State struct {
 
 // Options size a State.
 type Options struct {
-	Context  int // positions to hold; 0 = the model's context length
-	Batch    int // tokens per forward step; 0 = 512
-	Threads  int // goroutines for matrix products; 0 = 1
+	Context int // positions to hold; 0 = the model's context length
+	Batch   int // tokens per forward step; 0 = 512
+	Threads int // goroutines for matrix products; 0 = 1
 }
 
 // NewState allocates a sequence for m.
