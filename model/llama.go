@@ -8,11 +8,11 @@ import (
 )
 
 // llama is the Llama decoder (and the families that reuse it with small
-// changes, like Qwen2): pre-norm RMSNorm blocks of grouped-query attention
-// with RoPE and a SwiGLU feed-forward network.
+// changes, like Qwen2, Qwen3, ERNIE 4.5 and Hunyuan): pre-norm RMSNorm blocks
+// of grouped-query attention with RoPE and a SwiGLU feed-forward network.
 type llama struct {
-	c    *Config
-	neox bool // RoPE layout: NEOX (rotate_half) or NORM (adjacent pairs)
+	c *Config
+	decoderOptions
 
 	tokenEmbd  *kernel.Matrix // (V, C)
 	outputNorm []float32      // (C)
@@ -21,22 +21,39 @@ type llama struct {
 	layers     []llamaLayer
 }
 
+// decoderOptions are what the families built on the llama decoder change.
+type decoderOptions struct {
+	neox   bool        // RoPE layout: NEOX (rotate_half) or NORM (adjacent pairs)
+	qkNorm qkNormOrder // per-head RMSNorm of q and k, and where it goes
+}
+
+// qkNormOrder places the per-head RMSNorm of queries and keys
+// (attn_q_norm, attn_k_norm) relative to RoPE; the families disagree.
+type qkNormOrder int
+
+const (
+	noQKNorm         qkNormOrder = iota
+	qkNormBeforeRope             // Qwen3
+	qkNormAfterRope              // Hunyuan
+)
+
 type llamaLayer struct {
-	attnNorm   []float32      // (C)
-	wq         *kernel.Matrix // (H*D, C)
-	wk, wv     *kernel.Matrix // (KV*D, C)
-	bq, bk, bv []float32      // (H*D), (KV*D), (KV*D); optional biases
-	wo         *kernel.Matrix // (C, H*D)
-	ffnNorm    []float32      // (C)
-	gate, up   *kernel.Matrix // (FFN, C)
-	down       *kernel.Matrix // (C, FFN)
+	attnNorm     []float32      // (C)
+	wq           *kernel.Matrix // (H*D, C)
+	wk, wv       *kernel.Matrix // (KV*D, C)
+	bq, bk, bv   []float32      // (H*D), (KV*D), (KV*D); optional biases
+	qNorm, kNorm []float32      // (D) each; with a qkNorm option only
+	wo           *kernel.Matrix // (C, H*D)
+	ffnNorm      []float32      // (C)
+	gate, up     *kernel.Matrix // (FFN, C)
+	down         *kernel.Matrix // (C, FFN)
 }
 
 func init() {
-	register("llama", func(f *gguf.File, c *Config) (network, error) { return loadLlama(f, c, false) })
+	register("llama", func(f *gguf.File, c *Config) (network, error) { return loadLlama(f, c, decoderOptions{}) })
 }
 
-func loadLlama(f *gguf.File, c *Config, neox bool) (*llama, error) {
+func loadLlama(f *gguf.File, c *Config, o decoderOptions) (*llama, error) {
 	w := &weights{f: f}
 	ti, ok := f.Tensor("token_embd.weight")
 	if !ok || len(ti.Dims) != 2 {
@@ -47,7 +64,7 @@ func loadLlama(f *gguf.File, c *Config, neox bool) (*llama, error) {
 	}
 	c.Vocab = int(ti.Dims[1])
 	C, qDim, kvDim := c.Embd, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	m := &llama{c: c, neox: neox}
+	m := &llama{c: c, decoderOptions: o}
 	m.tokenEmbd = w.matrix("token_embd.weight", c.Vocab, C)
 	m.outputNorm = w.vector("output_norm.weight", C)
 	m.output = m.tokenEmbd // tied embeddings unless the file has its own head
@@ -66,6 +83,10 @@ func loadLlama(f *gguf.File, c *Config, neox bool) (*llama, error) {
 		l.bk = w.optionalVector(p+"attn_k.bias", kvDim)
 		l.bv = w.optionalVector(p+"attn_v.bias", kvDim)
 		l.wo = w.matrix(p+"attn_output.weight", C, qDim)
+		if o.qkNorm != noQKNorm {
+			l.qNorm = w.vector(p+"attn_q_norm.weight", c.HeadDim)
+			l.kNorm = w.vector(p+"attn_k_norm.weight", c.HeadDim)
+		}
 		l.ffnNorm = w.vector(p+"ffn_norm.weight", C)
 		l.gate = w.matrix(p+"ffn_gate.weight", c.FFN, C)
 		l.up = w.matrix(p+"ffn_up.weight", c.FFN, C)
@@ -105,6 +126,7 @@ func (m *llama) forward(s *State, tokens []int32, pos int, logits []float32) {
 		vCache := s.v[li*s.ctx*kvDim : (li+1)*s.ctx*kvDim]
 
 		// attention: rmsnorm, q/k/v projections (+ biases), RoPE on q and k
+		// with the per-head q/k norm before or after it
 		for t := range T {
 			kernel.RMSNorm(xb[t*C:(t+1)*C], x[t*C:(t+1)*C], l.attnNorm, c.RMSEps)
 		}
@@ -123,9 +145,15 @@ func (m *llama) forward(s *State, tokens []int32, pos int, logits []float32) {
 			if l.bv != nil {
 				kernel.Add(vt, l.bv)
 			}
+			if m.qkNorm == qkNormBeforeRope {
+				m.normHeads(l, qt, kt)
+			}
 			cos, sin := s.cos[t*half:(t+1)*half], s.sin[t*half:(t+1)*half]
 			kernel.RoPE(qt, c.Heads, D, cos, sin, m.neox)
 			kernel.RoPE(kt, c.KVHeads, D, cos, sin, m.neox)
+			if m.qkNorm == qkNormAfterRope {
+				m.normHeads(l, qt, kt)
+			}
 		}
 
 		// causal attention over the cache, output projection, residual
@@ -146,6 +174,18 @@ func (m *llama) forward(s *State, tokens []int32, pos int, logits []float32) {
 		kernel.Add(x, xb)
 	}
 	m.logits(s, x, T, logits)
+}
+
+// normHeads applies the layer's q and k norms in place to every head of one
+// token's queries q (H*D) and keys k (KV*D).
+func (m *llama) normHeads(l *llamaLayer, q, k []float32) {
+	D, eps := m.c.HeadDim, m.c.RMSEps
+	for h := range m.c.Heads {
+		kernel.RMSNorm(q[h*D:(h+1)*D], q[h*D:(h+1)*D], l.qNorm, eps)
+	}
+	for h := range m.c.KVHeads {
+		kernel.RMSNorm(k[h*D:(h+1)*D], k[h*D:(h+1)*D], l.kNorm, eps)
+	}
 }
 
 // logits applies the final norm and the output head to the rows of x that

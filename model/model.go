@@ -130,7 +130,9 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 	if c.Layers > maxLayers {
 		return c, fmt.Errorf("%s = %d exceeds %d layers", key("block_count"), c.Layers, maxLayers)
 	}
-	if c.Embd%c.Heads != 0 {
+	// Without attention.key_length the head width is C/H; with it (Qwen3)
+	// the query width H*D need not equal C.
+	if _, ok := f.Lookup(key("attention.key_length")); !ok && c.Embd%c.Heads != 0 {
 		return c, fmt.Errorf("embedding width %d is not a multiple of %d heads", c.Embd, c.Heads)
 	}
 	positive("attention.key_length", &c.HeadDim, c.Embd/c.Heads)

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+
+	"zhiyan/chat"
+	"zhiyan/engine"
+	"zhiyan/model"
+	"zhiyan/sample"
+)
+
+// stdin is where an interactive chat reads; tests replace it with a pipe.
+var stdin = os.Stdin
+
+// runSettings are the knobs of `zhiyan run`, also changed with /set.
+type runSettings struct {
+	params    sample.Params
+	system    string
+	maxTokens int
+	verbose   bool
+	raw       bool
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", "run [flags] MODEL.gguf [PROMPT]", stderr)
+	var st runSettings
+	st.params = sample.DefaultParams()
+	p := &st.params
+	fs.Func("temperature", "sampling temperature; 0 = greedy (default 0.8)", floatFlag(&p.Temperature))
+	fs.IntVar(&p.TopK, "top-k", p.TopK, "keep the k most likely tokens; 0 = off")
+	fs.Func("top-p", "nucleus sampling threshold; 1 = off (default 0.95)", floatFlag(&p.TopP))
+	fs.Func("min-p", "drop tokens below min-p × the top probability (default 0.05)", floatFlag(&p.MinP))
+	fs.Func("repeat-penalty", "penalty for repeated tokens; 1 = off", floatFlag(&p.RepeatPenalty))
+	fs.Func("presence-penalty", "OpenAI-style presence penalty", floatFlag(&p.PresencePenalty))
+	fs.Func("frequency-penalty", "OpenAI-style frequency penalty", floatFlag(&p.FrequencyPenalty))
+	fs.Uint64Var(&p.Seed, "seed", 0, "random seed; 0 = a new one each run")
+	fs.IntVar(&st.maxTokens, "n", -1, "maximum tokens to generate; -1 = until the end of the context")
+	fs.StringVar(&st.system, "system", "", "system prompt")
+	fs.BoolVar(&st.raw, "raw", false, "send the prompt as it is, without the chat template")
+	fs.BoolVar(&st.verbose, "verbose", false, "print token counts and speeds after each answer")
+	ctxLen := fs.Int("ctx", 4096, "context length in tokens (at most the model's)")
+	threads := fs.Int("threads", runtime.NumCPU(), "threads")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return errUsage
+	}
+	if len(pos) < 1 {
+		fs.Usage()
+		return errUsage
+	}
+	e, err := engine.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	n := min(*ctxLen, e.Model.Config.ContextLen)
+	sess := e.NewSession(model.Options{Context: n, Threads: *threads})
+	defer sess.Close()
+	r := &runner{e: e, sess: sess, st: st, out: stdout, errOut: stderr}
+	if len(pos) > 1 {
+		return r.answer(context.Background(), strings.Join(pos[1:], " "))
+	}
+	return r.interactive(stdin)
+}
+
+func floatFlag(dst *float32) func(string) error {
+	return func(s string) error {
+		var v float64
+		if _, err := fmt.Sscan(s, &v); err != nil {
+			return fmt.Errorf("not a number: %q", s)
+		}
+		*dst = float32(v)
+		return nil
+	}
+}
+
+// runner holds one terminal conversation.
+type runner struct {
+	e       *engine.Engine
+	sess    *engine.Session
+	st      runSettings
+	history []chat.Message
+	out     io.Writer
+	errOut  io.Writer
+}
+
+// prompt renders the conversation so far plus the new user message.
+// It reports whether the chat template was used.
+func (r *runner) prompt(user string) (string, bool) {
+	if r.st.raw || r.e.Format == chat.FormatNone {
+		return user, false
+	}
+	var msgs []chat.Message
+	if r.st.system != "" {
+		msgs = append(msgs, chat.Message{Role: "system", Content: r.st.system})
+	}
+	msgs = append(msgs, r.history...)
+	msgs = append(msgs, chat.Message{Role: "user", Content: user})
+	return chat.Render(r.e.Format, msgs, true), true
+}
+
+// answer generates a reply to one user message, streaming it to r.out.
+// Cancelling ctx (Ctrl-C) ends the answer, keeping what was said.
+func (r *runner) answer(ctx context.Context, user string) error {
+	text, templated := r.prompt(user)
+	tokens := r.e.Tokenizer.Encode(text, true, templated)
+	sampler := sample.New(r.st.params, r.e.Model.Config.Vocab)
+	var reply strings.Builder
+	res, err := r.sess.Generate(ctx, tokens, engine.Options{
+		MaxTokens: r.st.maxTokens,
+		Stop:      r.e.Format.StopStrings(),
+		Sampler:   sampler,
+	}, func(s string) error {
+		reply.WriteString(s)
+		_, err := io.WriteString(r.out, s)
+		return err
+	})
+	fmt.Fprintln(r.out)
+	if err != nil {
+		return err
+	}
+	if templated {
+		r.history = append(r.history, chat.Message{Role: "user", Content: user}, chat.Message{Role: "assistant", Content: reply.String()})
+	}
+	if r.st.verbose {
+		fmt.Fprintf(r.errOut, "prompt: %d tokens (%d cached), %.1f tokens/s; answer: %d tokens, %.1f tokens/s; %s\n",
+			res.PromptTokens, res.CachedTokens, rate(res.PromptTokens, res.PromptDuration.Seconds()),
+			res.Tokens, rate(res.Tokens, res.GenerateDuration.Seconds()), res.Reason)
+	}
+	return nil
+}
+
+func rate(n int, secs float64) float64 {
+	if secs <= 0 {
+		return 0
+	}
+	return float64(n) / secs
+}
+
+// answerInterruptibly runs answer with Ctrl-C cancelling only the answer.
+func (r *runner) answerInterruptibly(user string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	go func() {
+		select {
+		case <-sig:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return r.answer(ctx, user)
+}
