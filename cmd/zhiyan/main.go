@@ -22,6 +22,7 @@ var commands = []command{
 	{"run", "run MODEL.gguf [PROMPT]", "generate from a prompt, or chat when no prompt is given", runCmd},
 	{"show", "show [--json] MODEL.gguf", "describe a model file", showCmd},
 	{"quantize", "quantize IN.gguf OUT.gguf TYPE", "requantize a model (Q8_0, Q4_0, Q4_K_M, Q6_K, …)", quantizeCmd},
+	{"bench", "bench [flags] (MODEL.gguf | --shape SHAPE --type TYPE)", "measure prefill and decode speed against the machine's limits", benchCmd},
 	{"eval", "eval MODEL.gguf --prompt TEXT [--out LOGITS.f32] | --perplexity FILE", "print token ids and write logits; or measure perplexity", evalCmd},
 }
 
