@@ -15,6 +15,7 @@ type Matrix struct {
 	Cols     int // input features
 	Data     []byte
 	rowBytes int
+	gemv     gemvFunc // row-dot kernel for Type, chosen once
 }
 
 // NewMatrix checks that data holds exactly rows×cols elements of type t and
@@ -23,14 +24,18 @@ func NewMatrix(t tensor.Type, rows, cols int, data []byte) (*Matrix, error) {
 	if !t.HasKernels() {
 		return nil, fmt.Errorf("tensor type %s is not supported", t)
 	}
+	if rows < 0 || cols <= 0 {
+		return nil, fmt.Errorf("bad %s matrix shape %d×%d", t, rows, cols)
+	}
 	rb, err := t.RowBytes(cols)
 	if err != nil {
 		return nil, err
 	}
-	if rows < 0 || len(data)/rb < rows || len(data) != rows*rb {
+	// The division guards rows*rb against overflow.
+	if len(data)/rb < rows || len(data) != rows*rb {
 		return nil, fmt.Errorf("%d×%d %s matrix needs %d bytes, have %d", rows, cols, t, rows*rb, len(data))
 	}
-	return &Matrix{Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb}, nil
+	return &Matrix{Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb, gemv: gemv(t)}, nil
 }
 
 // RowData is the encoded bytes of row r.
@@ -60,16 +65,15 @@ type matmulJob struct {
 	act      []byte
 	actBytes int // bytes of one activation row
 	T        int
+	gemv     gemvFunc
 }
 
 func (j *matmulJob) run(_, lo, hi int) {
 	m := j.m
+	w := m.Data[lo*m.rowBytes : hi*m.rowBytes]
 	for t := 0; t < j.T; t++ {
 		a := j.act[t*j.actBytes : (t+1)*j.actBytes]
-		out := j.out[t*m.Rows : (t+1)*m.Rows]
-		for r := lo; r < hi; r++ {
-			out[r] = tensor.VecDot(m.Type, m.Cols, m.RowData(r), a)
-		}
+		j.gemv(j.out[t*m.Rows+lo:t*m.Rows+hi], w, m.rowBytes, a, m.Cols)
 	}
 }
 
@@ -90,10 +94,10 @@ func (p *Pool) MatMul(out []float32, m *Matrix, x []float32, T int, act []byte) 
 	} else {
 		rb = ActBytes(m, 1)
 		for t := 0; t < T; t++ {
-			tensor.QuantizeActivations(vt, act[t*rb:(t+1)*rb], x[t*m.Cols:(t+1)*m.Cols])
+			quantizeActivations(vt, act[t*rb:(t+1)*rb], x[t*m.Cols:(t+1)*m.Cols])
 		}
 	}
-	p.mm = matmulJob{out: out, m: m, act: act, actBytes: rb, T: T}
+	p.mm = matmulJob{out: out, m: m, act: act, actBytes: rb, T: T, gemv: m.gemv}
 	p.parallel(&p.mm, m.Rows, 16)
 	p.mm = matmulJob{}
 }

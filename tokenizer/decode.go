@@ -38,11 +38,9 @@ func (t *Tokenizer) piece(id int32) string {
 func decodeGPT2(text string) string {
 	var b []byte
 	for _, c := range decodeRunes(text, nil) {
-		if c < 0x10000 {
-			if v, ok := gpt2Unbytes[c]; ok {
-				b = append(b, v)
-				continue
-			}
+		if v, ok := gpt2Unbytes[c]; ok {
+			b = append(b, v)
+			continue
 		}
 		b = append(b, "[UNK_BYTE_0x"...)
 		for _, x := range appendUTF8(nil, c) {

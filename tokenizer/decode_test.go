@@ -139,6 +139,19 @@ func TestPiece(t *testing.T) {
 			t.Errorf("Piece(%d) = %q, want %q", c.id, got, c.want)
 		}
 	}
+	// A normal BPE token outside the byte alphabet renders as llama.cpp's
+	// marker; unused and undefined tokens render as nothing.
+	tiny := mustNew(t, tinyBPE("gpt-2", map[string]int32{"中": TypeNormal, "x中": TypeUndefined}))
+	for _, c := range []struct{ text, want string }{
+		{"中", "[UNK_BYTE_0xe4b8ad中]"},
+		{"x中", ""},
+		{"hello", "hello"},
+	} {
+		id, _ := tiny.TokenID(c.text)
+		if got := string(tiny.Piece(id)); got != c.want {
+			t.Errorf("Piece(%q) = %q, want %q", c.text, got, c.want)
+		}
+	}
 	if p := qwen.Piece(-1); p != nil {
 		t.Errorf("Piece(-1) = %q, want nil", p)
 	}

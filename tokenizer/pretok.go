@@ -4,7 +4,8 @@ import "sort"
 
 // A matcher is one of llama.cpp's pre-tokenizer regexes, written by hand
 // (Go's regexp has no look-ahead). At position p of the chunk cps[:e] it
-// returns the end of the match starting there, or p when none does. Like
+// returns the end of the match starting there, or p when none does, or -q
+// when none starts before q (to stay linear on long runs). Like
 // std::regex_iterator, the splitter turns every match into a word and every
 // unmatched stretch between matches into one more word.
 type matcher func(cps []rune, p, e int) int
@@ -90,6 +91,10 @@ func splitChunk(cps []rune, start int, m matcher, out []int) []int {
 	last := start
 	for p := start; p < e; {
 		q := m(cps, p, e)
+		if q < 0 {
+			p = max(-q, p+1)
+			continue
+		}
 		if q <= p {
 			p++
 			continue
@@ -175,7 +180,7 @@ func matchTrailingSpace(cps []rune, p, e int) int {
 	if q == e {
 		return q
 	}
-	return p
+	return -q // no later start inside this run reaches the end either
 }
 
 // isDefaultPunct is "[\p{P}\$\+<=>\^~\|]" (llama.cpp's default BPE regex).

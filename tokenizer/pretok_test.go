@@ -2,7 +2,9 @@ package tokenizer
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func words(p *preSpec, text string) []string {
@@ -116,5 +118,30 @@ func TestDecodeRunes(t *testing.T) {
 		if got := string(appendUTF8(nil, c.r)); got != c.want {
 			t.Errorf("appendUTF8(%U) = %q, want %q", c.r, got, c.want)
 		}
+	}
+}
+
+// TestLongRuns: long runs of one class split in linear time under every
+// pre-tokenizer (a quadratic matcher would time out here).
+func TestLongRuns(t *testing.T) {
+	const n = 1 << 17
+	for _, unit := range []string{" ", "a", "1", "\n", " \n", "~", "大", "\u3000", ".", "e\u0301"} {
+		text := strings.Repeat(unit, n/len(unit)) + "x"
+		cps := decodeRunes(text, nil)
+		for _, name := range []string{"default", "gpt-2", "llama-bpe", "qwen2", "starcoder", "falcon",
+			"deepseek-llm", "deepseek-coder", "deepseek-v3"} {
+			p := preSpecs[name]
+			start := time.Now()
+			if b := p.split(cps, nil); b[len(b)-1] != len(cps) {
+				t.Fatalf("%s: bad split", name)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("%s: %d × %q took %v", name, n, unit, d)
+			}
+		}
+	}
+	tok := mustNew(t, tinyBPE("qwen2", nil))
+	if ids := tok.Encode(strings.Repeat("hello", n/5), false, false); len(ids) != n/5 {
+		t.Errorf("long word: %d tokens, want %d", len(ids), n/5)
 	}
 }

@@ -1,7 +1,3 @@
-// Package tokenizer turns text into token ids and back exactly as llama.cpp does
-// for the vocabularies stored in GGUF metadata: byte-level BPE ("gpt2") and
-// SentencePiece ("llama"). It works on plain data (Vocab) and knows nothing
-// about GGUF files, models or chat templates.
 package tokenizer
 
 import (

@@ -419,3 +419,19 @@ func TestIgnoreMerges(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentEncode: a Tokenizer is shared by goroutines (run with -race).
+func TestConcurrentEncode(t *testing.T) {
+	tok := loadTok(t, "qwen2")
+	text := chineseText(t, 8<<10) // long enough for the word cache
+	want := tok.Encode(text, false, true)
+	done := make(chan []int32)
+	for range 4 {
+		go func() { done <- tok.Encode(text, false, true) }()
+	}
+	for range 4 {
+		if got := <-done; !slices.Equal(got, want) {
+			t.Error("concurrent Encode differs")
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package kernel
+
+import "zhiyan/tensor"
+
+// gemvFunc sets out[i] to the dot product of weight row i and the activation
+// row a, for len(out) consecutive rows of rowBytes bytes starting at w, each
+// holding n elements of the weight type; a is in the type's VecDotType format.
+type gemvFunc func(out []float32, w []byte, rowBytes int, a []byte, n int)
+
+// actQuantFunc converts a row of activations to an activation format,
+// exactly as tensor.QuantizeActivations does.
+type actQuantFunc func(dst []byte, src []float32)
+
+// Fast kernels register themselves here (in build-tagged files, when the CPU
+// has the instructions they need); types without one use the reference
+// kernels of package tensor, which stay the oracle the fast ones are tested
+// against.
+var (
+	gemvKernels   [64]gemvFunc
+	actQuantizers [64]actQuantFunc
+)
+
+// gemvRef is the reference implementation of gemvFunc for type t.
+func gemvRef(t tensor.Type) gemvFunc {
+	return func(out []float32, w []byte, rowBytes int, a []byte, n int) {
+		for i := range out {
+			out[i] = tensor.VecDot(t, n, w[i*rowBytes:(i+1)*rowBytes], a)
+		}
+	}
+}
+
+// gemv returns the fastest row-dot kernel for t.
+func gemv(t tensor.Type) gemvFunc {
+	if int(t) < len(gemvKernels) && gemvKernels[t] != nil {
+		return gemvKernels[t]
+	}
+	return gemvRef(t)
+}
+
+// quantizeActivations converts src to format t with the fastest kernel.
+func quantizeActivations(t tensor.Type, dst []byte, src []float32) {
+	if int(t) < len(actQuantizers) && actQuantizers[t] != nil {
+		actQuantizers[t](dst, src)
+		return
+	}
+	tensor.QuantizeActivations(t, dst, src)
+}
