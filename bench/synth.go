@@ -147,7 +147,7 @@ func Synthesize(s Shape, ft quantize.FileType, path string, seed uint64, progres
 	for i, spec := range specs {
 		typ := tensor.F32
 		if len(spec.dims) == 2 {
-			typ = ft.TensorType(spec.name, spec.dims, s.Layers, false)
+			typ = ft.TensorType(spec.name, spec.dims, quantize.Model{Layers: s.Layers, Heads: s.Heads, KVHeads: s.KVHeads})
 		}
 		data, err := randomTensor(spec, typ, seed+uint64(i))
 		if err != nil {

@@ -24,7 +24,7 @@ var (
 func gemvRef(t tensor.Type) gemvFunc {
 	return func(out []float32, w []byte, rowBytes int, a []byte, n int) {
 		for i := range out {
-			out[i] = tensor.VecDot(t, n, w[i*rowBytes:(i+1)*rowBytes], a)
+			out[i] = tensor.VecDot(t, n, w[i*rowBytes:], a) // the last row may end before a full stride
 		}
 	}
 }

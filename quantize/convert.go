@@ -2,7 +2,6 @@ package quantize
 
 import (
 	"fmt"
-	"strconv"
 
 	"zhiyan/gguf"
 	"zhiyan/tensor"
@@ -20,11 +19,9 @@ type Options struct {
 // general.quantization_version are set.
 func Convert(in *gguf.File, outPath string, ft FileType, o Options) error {
 	w := gguf.NewWriter()
-	w.SetAlignment(in.Alignment)
+	// Copying general.alignment, when present, also sets the writer's
+	// alignment; without it both files use the default.
 	for _, kv := range in.KVs {
-		if kv.Key == "general.alignment" {
-			continue
-		}
 		if err := w.Set(kv.Key, kv.Value); err != nil {
 			return fmt.Errorf("copying %s: %w", kv.Key, err)
 		}
@@ -35,15 +32,7 @@ func Convert(in *gguf.File, outPath string, ft FileType, o Options) error {
 	if err := w.Set("general.quantization_version", uint32(2)); err != nil {
 		return err
 	}
-	_, hasHead := in.Tensor("output.weight")
-	layers := 0
-	for i := range in.Tensors {
-		if m := layerName.FindStringSubmatch(in.Tensors[i].Name); m != nil {
-			l, _ := strconv.Atoi(m[1])
-			layers = max(layers, l+1)
-		}
-	}
-	p := &plan{ft: ft, pure: o.Pure, layers: layers, hasHead: hasHead}
+	p := newPlan(in, ft, o.Pure)
 	var total, done int64
 	for i := range in.Tensors {
 		total += int64(in.Tensors[i].Size)

@@ -69,6 +69,37 @@ type plan struct {
 	pure    bool // every matrix gets the base type, like --pure
 	layers  int
 	hasHead bool // output.weight exists (else token_embd is the head)
+	gqa     int  // query heads per KV head (llama.cpp's n_gqa), 0 if unknown
+}
+
+// newPlan reads what the rules need from the model's tensors and metadata.
+func newPlan(f *gguf.File, ft FileType, pure bool) *plan {
+	p := &plan{ft: ft, pure: pure}
+	_, p.hasHead = f.Tensor("output.weight")
+	for i := range f.Tensors {
+		if m := layerName.FindStringSubmatch(f.Tensors[i].Name); m != nil {
+			l, _ := strconv.Atoi(m[1])
+			p.layers = max(p.layers, l+1)
+		}
+	}
+	arch, _ := f.String("general.architecture")
+	heads, kvHeads := firstUint(f, arch+".attention.head_count"), firstUint(f, arch+".attention.head_count_kv")
+	if kvHeads > 0 {
+		p.gqa = int(heads / kvHeads)
+	}
+	return p
+}
+
+// firstUint reads an integer key that may also be a per-layer array (as in
+// some hybrid models); llama.cpp's n_gqa() looks at layer 0.
+func firstUint(f *gguf.File, key string) uint64 {
+	if v, ok := f.Uint(key); ok {
+		return v
+	}
+	if a, ok := f.Int32s(key); ok && len(a) > 0 && a[0] > 0 {
+		return uint64(a[0])
+	}
+	return 0
 }
 
 // useMoreBits picks the layers llama.cpp gives extra precision: the first
@@ -77,10 +108,22 @@ func useMoreBits(i, n int) bool {
 	return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2
 }
 
-// typeFor is the type of one tensor in the output.
+// keep reports whether llama-quantize leaves a tensor as it is: vectors
+// (norms, biases), non-weights, and the small matrices it never quantizes
+// (2-D norms, MoE routers, position and token-type embeddings).
+func keep(ti *gguf.TensorInfo) bool {
+	n := ti.Name
+	return len(ti.Dims) < 2 || !strings.HasSuffix(n, ".weight") ||
+		strings.HasSuffix(n, "_norm.weight") || strings.Contains(n, "ffn_gate_inp.weight") ||
+		n == "position_embd.weight" || n == "token_types.weight"
+}
+
+// typeFor is the type of one tensor in the output. The rules are those of
+// llama.cpp's llama_tensor_get_type for dense models (Falcon's and the MoE
+// variants are not reproduced). Where llama.cpp counts attn_v and ffn_down
+// tensors in file order sorted by layer, the layer number is that count.
 func (p *plan) typeFor(ti *gguf.TensorInfo) tensor.Type {
-	// Norms, biases and other vectors stay as they are: tiny and sensitive.
-	if len(ti.Dims) < 2 || !strings.HasSuffix(ti.Name, ".weight") {
+	if keep(ti) {
 		return ti.Type
 	}
 	t := p.ft.Base
@@ -92,21 +135,25 @@ func (p *plan) typeFor(ti *gguf.TensorInfo) tensor.Type {
 	layer := -1
 	if m := layerName.FindStringSubmatch(name); m != nil {
 		layer, _ = strconv.Atoi(m[1])
-		name = m[2]
 	}
 	switch {
 	case !isQuant:
-	case ti.Name == "output.weight" || (!p.hasHead && ti.Name == "token_embd.weight"):
+	case name == "output.weight" || (!p.hasHead && name == "token_embd.weight"):
 		if t != tensor.Q8_0 {
 			t = tensor.Q6_K
 		}
 		if int(ti.Dims[0])%tensor.QK_K != 0 {
 			t = tensor.Q8_0
 		}
-	case name == "attn_v.weight":
+	case strings.Contains(name, "attn_qkv.weight") || strings.Contains(name, "attn_kv_b.weight") ||
+		strings.Contains(name, "attn_v.weight"):
+		// Fused QKV and MLA's kv_b count as attn_v, as in llama.cpp.
 		switch p.ft.Name {
 		case "Q2_K":
 			t = tensor.Q3_K
+			if p.gqa >= 4 {
+				t = tensor.Q4_K
+			}
 		case "Q3_K_M":
 			t = tensor.Q4_K
 			if layer < 2 {
@@ -121,15 +168,15 @@ func (p *plan) typeFor(ti *gguf.TensorInfo) tensor.Type {
 				t = tensor.Q6_K
 			}
 		}
-	case name == "ffn_down.weight":
+	case strings.Contains(name, "ffn_down"):
 		switch p.ft.Name {
 		case "Q2_K":
 			t = tensor.Q3_K
 		case "Q3_K_M":
+			// use_more_bits only matters for Falcon here.
+			t = tensor.Q4_K
 			if layer < p.layers/16 {
 				t = tensor.Q5_K
-			} else if useMoreBits(layer, p.layers) {
-				t = tensor.Q4_K
 			}
 		case "Q4_K_S":
 			if layer < p.layers/8 {
@@ -140,7 +187,7 @@ func (p *plan) typeFor(ti *gguf.TensorInfo) tensor.Type {
 				t = tensor.Q6_K
 			}
 		}
-	case name == "attn_output.weight":
+	case strings.Contains(name, "attn_output.weight"):
 		switch p.ft.Name {
 		case "Q2_K":
 			t = tensor.Q3_K
@@ -152,8 +199,9 @@ func (p *plan) typeFor(ti *gguf.TensorInfo) tensor.Type {
 }
 
 // fallback replaces a type whose blocks do not divide the row length, as
-// llama.cpp does (it uses IQ4_NL for Q2_K/Q3_K, which we do not produce: Q4_0
-// is the nearest legacy type of the same size).
+// llama.cpp's tensor_type_fallback does (older releases used IQ4_NL for
+// Q2_K/Q3_K; current ones use Q4_0, as we do). Where llama.cpp gives up
+// (rows not a multiple of 32 for a 32-block type) we store F16.
 func fallback(t tensor.Type, rowLen int) tensor.Type {
 	if rowLen%t.BlockSize() == 0 {
 		return t
