@@ -29,15 +29,10 @@ func (j *attentionJob) run(worker, lo, hi int) {
 		q := j.q[t*qDim+h*a.HeadDim : t*qDim+(h+1)*a.HeadDim]
 		n := j.pos + t + 1 // causal: positions 0..pos+t
 		att := j.scores[worker*j.ctx : worker*j.ctx+n]
-		for p := range n {
-			att[p] = Dot(q, j.k[p*kvDim+kvh*a.HeadDim:p*kvDim+(kvh+1)*a.HeadDim])
-		}
+		dotsF32(att, q, j.k[kvh*a.HeadDim:], kvDim)
 		Softmax(att, a.Scale)
 		out := j.out[t*qDim+h*a.HeadDim : t*qDim+(h+1)*a.HeadDim]
-		clear(out)
-		for p, w := range att {
-			AXPY(out, w, j.v[p*kvDim+kvh*a.HeadDim:p*kvDim+(kvh+1)*a.HeadDim])
-		}
+		weightedSumF32(out, att, j.v[kvh*a.HeadDim:], kvDim)
 	}
 }
 

@@ -68,12 +68,23 @@ type matmulJob struct {
 	gemv     gemvFunc
 }
 
+// tileBytes is the weight bytes a worker runs every token of a batch over
+// before moving on, so they are read from memory once and then from L1.
+const tileBytes = 16 << 10
+
 func (j *matmulJob) run(_, lo, hi int) {
 	m := j.m
-	w := m.Data[lo*m.rowBytes : hi*m.rowBytes]
-	for t := 0; t < j.T; t++ {
-		a := j.act[t*j.actBytes : (t+1)*j.actBytes]
-		j.gemv(j.out[t*m.Rows+lo:t*m.Rows+hi], w, m.rowBytes, a, m.Cols)
+	step := hi - lo
+	if j.T > 1 {
+		step = max(1, tileBytes/m.rowBytes)
+	}
+	for r0 := lo; r0 < hi; r0 += step {
+		r1 := min(r0+step, hi)
+		w := m.Data[r0*m.rowBytes : r1*m.rowBytes]
+		for t := 0; t < j.T; t++ {
+			a := j.act[t*j.actBytes : (t+1)*j.actBytes]
+			j.gemv(j.out[t*m.Rows+r0:t*m.Rows+r1], w, m.rowBytes, a, m.Cols)
+		}
 	}
 }
 

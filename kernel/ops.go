@@ -11,25 +11,13 @@ import (
 // RMSNorm sets dst = x / sqrt(mean(x²) + eps) * w.
 func RMSNorm(dst, x, w []float32, eps float32) {
 	n := len(x)
-	dst, w = dst[:n], w[:n]
-	var sum float64
-	for _, v := range x {
-		sum += float64(v * v)
-	}
-	mean := float32(sum / float64(n))
+	mean := float32(sumSquaresF32(x) / float64(n))
 	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
-	for i, v := range x {
-		dst[i] = v * scale * w[i]
-	}
+	scaleMulF32(dst[:n], x, scale, w[:n])
 }
 
 // Add sets dst[i] += x[i].
-func Add(dst, x []float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] += x[i]
-	}
-}
+func Add(dst, x []float32) { addF32(dst, x) }
 
 // SwiGLU sets gate[i] = silu(gate[i]) * up[i].
 func SwiGLU(gate, up []float32) {
@@ -61,29 +49,10 @@ func Softmax(x []float32, scale float32) {
 func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
 
 // Dot is a float32 dot product of equal-length vectors.
-func Dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
+func Dot(a, b []float32) float32 { return dotF32(a, b) }
 
 // AXPY sets y += a*x.
-func AXPY(y []float32, a float32, x []float32) {
-	x = x[:len(y)]
-	for i := range y {
-		y[i] += a * x[i]
-	}
-}
+func AXPY(y []float32, a float32, x []float32) { axpyF32(y, a, x) }
 
 // RoPE rotates the first len(cos)*2 dimensions of each head vector in x
 // (nHeads vectors of headDim) by the angles whose cosines and sines are given

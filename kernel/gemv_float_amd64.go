@@ -1,0 +1,148 @@
+//go:build amd64 && !purego
+
+package kernel
+
+import (
+	"encoding/binary"
+	"math"
+
+	"golang.org/x/sys/cpu"
+
+	"zhiyan/tensor"
+)
+
+// hasFloatSIMD reports whether the CPU can run the float kernels of
+// gemv_float_amd64.s and vec_amd64.s: AVX2 and FMA for the arithmetic, F16C
+// for VCVTPH2PS/VCVTPS2PH. Every AVX2 CPU made so far has F16C; it is checked
+// anyway because x/sys/cpu reports it.
+var hasFloatSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+
+func init() {
+	if !hasFloatSIMD {
+		return
+	}
+	gemvKernels[tensor.F32] = gemvF32
+	gemvKernels[tensor.F16] = gemvF16
+	gemvKernels[tensor.BF16] = gemvBF16
+	actQuantizers[tensor.F16] = quantizeActF16
+}
+
+// The assembly kernels compute out[i] = Σ_{j<n} w_i[j]·a[j] for rows
+// consecutive weight rows w_i starting at w, rowBytes apart. n must be a
+// multiple of 8; the Go wrappers add the last n%8 products. Each row sums in
+// 16 float32 lanes (two 8-lane FMA accumulators, as ggml's AVX2 kernels do)
+// that are added pairwise at the end; four rows are done together so that
+// every activation load and conversion serves four weight rows.
+//
+//go:noescape
+func gemvF32AVX2(out *float32, w *byte, rowBytes int, a *byte, rows, n int)
+
+//go:noescape
+func gemvF16AVX2(out *float32, w *byte, rowBytes int, a *byte, rows, n int)
+
+//go:noescape
+func gemvBF16AVX2(out *float32, w *byte, rowBytes int, a *byte, rows, n int)
+
+// f16FromF32AVX2 converts n floats (a multiple of 8) to IEEE halves with
+// VCVTPS2PH, rounding to nearest even.
+//
+//go:noescape
+func f16FromF32AVX2(dst *byte, src *float32, n int)
+
+// checkFloatGemv panics unless w holds len(out) rows of at least elemBytes·n bytes
+// rowBytes apart and a holds n elements: the assembly trusts these sizes.
+func checkFloatGemv(out []float32, w []byte, rowBytes int, a []byte, n, elemBytes int) {
+	if n < 0 || rowBytes < elemBytes*n || len(a) < elemBytes*n ||
+		len(out) > 0 && len(w) < (len(out)-1)*rowBytes+elemBytes*n {
+		panic("kernel: gemv: weight or activation slice too short")
+	}
+}
+
+func gemvF32(out []float32, w []byte, rowBytes int, a []byte, n int) {
+	checkFloatGemv(out, w, rowBytes, a, n, 4)
+	if len(out) == 0 {
+		return
+	}
+	n8 := n &^ 7
+	if n8 == 0 {
+		clear(out)
+	} else {
+		gemvF32AVX2(&out[0], &w[0], rowBytes, &a[0], len(out), n8)
+	}
+	if n8 == n {
+		return
+	}
+	for i := range out {
+		row, s := w[i*rowBytes:], out[i]
+		for j := n8; j < n; j++ {
+			s += floatAt(row, j) * floatAt(a, j)
+		}
+		out[i] = s
+	}
+}
+
+func gemvF16(out []float32, w []byte, rowBytes int, a []byte, n int) {
+	checkFloatGemv(out, w, rowBytes, a, n, 2)
+	if len(out) == 0 {
+		return
+	}
+	n8 := n &^ 7
+	if n8 == 0 {
+		clear(out)
+	} else {
+		gemvF16AVX2(&out[0], &w[0], rowBytes, &a[0], len(out), n8)
+	}
+	if n8 == n {
+		return
+	}
+	for i := range out {
+		row, s := w[i*rowBytes:], out[i]
+		for j := n8; j < n; j++ {
+			s += tensor.FP16ToFP32(halfAt(row, j)) * tensor.FP16ToFP32(halfAt(a, j))
+		}
+		out[i] = s
+	}
+}
+
+func gemvBF16(out []float32, w []byte, rowBytes int, a []byte, n int) {
+	checkFloatGemv(out, w, rowBytes, a, n, 2)
+	if len(out) == 0 {
+		return
+	}
+	n8 := n &^ 7
+	if n8 == 0 {
+		clear(out)
+	} else {
+		gemvBF16AVX2(&out[0], &w[0], rowBytes, &a[0], len(out), n8)
+	}
+	if n8 == n {
+		return
+	}
+	for i := range out {
+		row, s := w[i*rowBytes:], out[i]
+		for j := n8; j < n; j++ {
+			s += tensor.BF16ToFP32(halfAt(row, j)) * tensor.BF16ToFP32(halfAt(a, j))
+		}
+		out[i] = s
+	}
+}
+
+// quantizeActF16 is tensor.QuantizeActivations(tensor.F16, dst, src): F16C's
+// round-to-nearest-even conversion gives the same bits as tensor.FP32ToFP16.
+func quantizeActF16(dst []byte, src []float32) {
+	if len(dst) != 2*len(src) {
+		panic("kernel: quantizeActF16: dst must hold 2 bytes per element")
+	}
+	n8 := len(src) &^ 7
+	if n8 > 0 {
+		f16FromF32AVX2(&dst[0], &src[0], n8)
+	}
+	for j := n8; j < len(src); j++ {
+		binary.LittleEndian.PutUint16(dst[2*j:], tensor.FP32ToFP16(src[j]))
+	}
+}
+
+func floatAt(b []byte, j int) float32 {
+	return math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+}
+func halfAt(b []byte, j int) uint16 { return binary.LittleEndian.Uint16(b[2*j:]) }

@@ -1,0 +1,438 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Row-dot kernels for the legacy 32-element block types, all with the frame
+//
+//	func gemvXXXAVX2(out *float32, w *byte, rowBytes int, a *byte, nb, rows int)
+//
+// (see gemv_legacy_amd64.go for the maths). Rows go four at a time, so that
+// each activation block is loaded, converted and (for offset formats)
+// summed once for four weight rows. Per block, each row's integer dot
+// product is formed in int16/int32 lanes; the four rows are then folded
+// with horizontal adds so that row r sits in lanes r (elements 0–15) and
+// r+4 (elements 16–31) of one vector, which one VCVTDQ2PS and one FMA with
+// the vector of the rows' scales add to the accumulator Y10. A last group of
+// fewer than four rows is done one row at a time with a row stride of 0 (the
+// row four times over), so every row's result is the same whichever group
+// it falls in.
+//
+// Registers:
+//	DI  out cursor          SI  first weight row of the group
+//	DX  row stride (0 for single rows), R11 3·stride
+//	R8  activation row      R9  blocks per row (≥ 1)
+//	R10 rows left           R12 activation cursor, R13 weight cursor
+//	R14 prefetch cursor     CX  block counter, AX BX scratch
+//	Y0–Y3 per-row sums      Y4 activation scale(s), Y5 activation quants
+//	Y6 row scales           Y7 Y8 scratch
+//	Y9 offset sums (Q4_0, Q5_0) or a permutation (Q4_1, Q5_1)
+//	Y10 accumulator         Y11 Σm·s accumulator (Q4_1, Q5_1)
+//	Y12 0x0f bytes          Y13 nibble shift counts
+//	Y14 qh bit masks        Y15 int16 ones
+//
+// R14 is free in ABI0 code (the wrapper restores g on return).
+
+DATA ones16<>+0(SB)/8, $0x0001000100010001
+DATA ones16<>+8(SB)/8, $0x0001000100010001
+DATA ones16<>+16(SB)/8, $0x0001000100010001
+DATA ones16<>+24(SB)/8, $0x0001000100010001
+GLOBL ones16<>(SB), RODATA|NOPTR, $32
+
+DATA eights8<>+0(SB)/8, $0x0808080808080808
+DATA eights8<>+8(SB)/8, $0x0808080808080808
+DATA eights8<>+16(SB)/8, $0x0808080808080808
+DATA eights8<>+24(SB)/8, $0x0808080808080808
+GLOBL eights8<>(SB), RODATA|NOPTR, $32
+
+DATA sixteens8<>+0(SB)/8, $0x1010101010101010
+DATA sixteens8<>+8(SB)/8, $0x1010101010101010
+DATA sixteens8<>+16(SB)/8, $0x1010101010101010
+DATA sixteens8<>+24(SB)/8, $0x1010101010101010
+GLOBL sixteens8<>(SB), RODATA|NOPTR, $32
+
+DATA low4<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA low4<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA low4<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA low4<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL low4<>(SB), RODATA|NOPTR, $32
+
+// Dword shift counts that leave the low 128-bit lane alone and move each
+// byte's high nibble down in the upper lane: with the same 16 bytes in both
+// lanes and a mask of 0x0f this yields elements 0–15 then 16–31.
+DATA nibShift<>+0(SB)/8, $0
+DATA nibShift<>+8(SB)/8, $0
+DATA nibShift<>+16(SB)/8, $0x0000000400000004
+DATA nibShift<>+24(SB)/8, $0x0000000400000004
+GLOBL nibShift<>(SB), RODATA|NOPTR, $32
+
+// qhBytes spreads byte k of the (broadcast) qh word over elements 8k…8k+7;
+// qhBits then picks bit j%8 for element j.
+DATA qhBytes<>+0(SB)/8, $0x0000000000000000
+DATA qhBytes<>+8(SB)/8, $0x0101010101010101
+DATA qhBytes<>+16(SB)/8, $0x0202020202020202
+DATA qhBytes<>+24(SB)/8, $0x0303030303030303
+GLOBL qhBytes<>(SB), RODATA|NOPTR, $32
+
+DATA qhBits<>+0(SB)/8, $0x8040201008040201
+DATA qhBits<>+8(SB)/8, $0x8040201008040201
+DATA qhBits<>+16(SB)/8, $0x8040201008040201
+DATA qhBits<>+24(SB)/8, $0x8040201008040201
+GLOBL qhBits<>(SB), RODATA|NOPTR, $32
+
+// evenLanes gathers d·e of rows 0–3 from [d0·e, m0·s, d1·e, m1·s, …] into
+// lanes 0–3 and 4–7; oddLanes gathers the m·s.
+DATA evenLanes<>+0(SB)/8, $0x0000000200000000
+DATA evenLanes<>+8(SB)/8, $0x0000000600000004
+DATA evenLanes<>+16(SB)/8, $0x0000000200000000
+DATA evenLanes<>+24(SB)/8, $0x0000000600000004
+GLOBL evenLanes<>(SB), RODATA|NOPTR, $32
+
+DATA oddLanes<>+0(SB)/8, $0x0000000300000001
+DATA oddLanes<>+8(SB)/8, $0x0000000700000005
+DATA oddLanes<>+16(SB)/8, $0x0000000300000001
+DATA oddLanes<>+24(SB)/8, $0x0000000700000005
+GLOBL oddLanes<>(SB), RODATA|NOPTR, $32
+
+// ---- shared pieces ----
+
+#define LOADARGS \
+	MOVQ    out+0(FP), DI \
+	MOVQ    w+8(FP), SI \
+	MOVQ    rowBytes+16(FP), DX \
+	MOVQ    a+24(FP), R8 \
+	MOVQ    nb+32(FP), R9 \
+	MOVQ    rows+40(FP), R10 \
+	LEAQ    (DX)(DX*2), R11 \
+	VMOVDQU low4<>(SB), Y12 \
+	VMOVDQU nibShift<>(SB), Y13 \
+	VMOVDQU qhBits<>(SB), Y14 \
+	VMOVDQU ones16<>(SB), Y15
+
+// NEXTGROUP starts a group: four rows from SI, or while fewer than four are
+// left one row with stride 0; it jumps to done when no rows are left.
+#define NEXTGROUP(done, four) \
+	CMPQ   R10, $4 \
+	JGE    four \
+	TESTQ  R10, R10 \
+	JZ     done \
+	XORQ   DX, DX \
+	XORQ   R11, R11 \
+four: \
+	VXORPS Y10, Y10, Y10 \
+	VXORPS Y11, Y11, Y11 \
+	MOVQ  SI, R13 \
+	MOVQ  R8, R12 \
+	MOVQ  R9, CX \
+	LEAQ  (SI)(DX*4), R14
+
+// STOREGROUP adds the two halves of Y10, stores four results (or one for a
+// single row) and goes on to the next group.
+#define STOREGROUP(group, single) \
+	VEXTRACTF128 $1, Y10, X0 \
+	VADDPS       X10, X0, X0 \
+	TESTQ        DX, DX \
+	JZ           single \
+	VMOVUPS      X0, (DI) \
+	ADDQ         $16, DI \
+	LEAQ         (SI)(DX*4), SI \
+	SUBQ         $4, R10 \
+	JMP          group \
+single: \
+	VMOVSS       X0, (DI) \
+	ADDQ         $4, DI \
+	ADDQ         rowBytes+16(FP), SI \
+	DECQ         R10 \
+	JMP          group
+
+// PREFETCHROWS requests the next group's bytes (a group ahead, at the same
+// offset in each row), then moves on by one block. Short rows (896 columns
+// are 952 bytes of Q8_0) otherwise give the hardware prefetchers four
+// streams too short to lock on to; from memory this is worth 30–70%.
+#define PREFETCHROWS(step) \
+	PREFETCHT0 (R14) \
+	PREFETCHT0 (R14)(DX*1) \
+	PREFETCHT0 (R14)(DX*2) \
+	PREFETCHT0 (R14)(R11*1) \
+	ADDQ       $step, R14
+
+// SCALES4 sets Y6 to the four rows' fp16 scales at (R13) as floats, rows
+// 0–3 in lanes 0–3 and again in lanes 4–7.
+#define SCALES4 \
+	MOVWLZX      (R13), AX \
+	MOVWLZX      (R13)(DX*1), BX \
+	SHLQ         $16, BX \
+	ORQ          BX, AX \
+	MOVWLZX      (R13)(DX*2), BX \
+	SHLQ         $32, BX \
+	ORQ          BX, AX \
+	MOVWLZX      (R13)(R11*1), BX \
+	SHLQ         $48, BX \
+	ORQ          BX, AX \
+	VMOVQ        AX, X6 \
+	VPBROADCASTQ X6, X6 \
+	VCVTPH2PS    X6, Y6
+
+// A80 loads the Q8_0 activation block at (R12): scale into Y6 (times the
+// row scales), quants into Y5.
+#define A80 \
+	VPBROADCASTW (R12), X4 \
+	VCVTPH2PS    X4, Y4 \
+	VMULPS       Y4, Y6, Y6 \
+	VMOVDQU      2(R12), Y5
+
+// OFFSETSUMS sets Y9 to off·(activation pair sums), folded as HADD4W folds
+// the rows, for formats whose quants are stored with an offset.
+#define OFFSETSUMS(off) \
+	VMOVDQU    off, Y9 \
+	VPMADDUBSW Y5, Y9, Y9 \
+	VPHADDW    Y9, Y9, Y9 \
+	VPHADDW    Y9, Y9, Y9
+
+// NIBBLES sets Y7 to the 32 unsigned 4-bit quants of the 16 bytes at q.
+#define NIBBLES(q) \
+	VBROADCASTI128 q, Y7 \
+	VPSRLVD        Y13, Y7, Y7 \
+	VPAND          Y12, Y7, Y7
+
+// FIFTHBIT adds 16 to the quants in Y7 whose bit is set in the qh word at h.
+#define FIFTHBIT(h) \
+	VPBROADCASTD h, Y8 \
+	VPSHUFB      qhBytes<>(SB), Y8, Y8 \
+	VPAND        Y14, Y8, Y8 \
+	VPCMPEQB     Y14, Y8, Y8 \
+	VPAND        sixteens8<>(SB), Y8, Y8 \
+	VPOR         Y8, Y7, Y7
+
+// HADD4W folds the int16 pair products of rows 0–3 (Y0–Y3) into Y0, row r
+// in words 2r, 2r+1 of each 128-bit lane. Each word then holds four pair
+// products; with unsigned quants ≤ 31 that is at most 4·2·31·127 < 2¹⁵.
+#define HADD4W \
+	VPHADDW Y1, Y0, Y0 \
+	VPHADDW Y3, Y2, Y2 \
+	VPHADDW Y2, Y0, Y0
+
+// FMA4 converts the int32 row sums in Y0 and adds them times Y6 to Y10.
+#define FMA4 \
+	VCVTDQ2PS   Y0, Y0 \
+	VFMADD231PS Y6, Y0, Y10
+
+// ---- Q8_0 · Q8_0 ----
+// |w| times w's sign applied to a (VPSIGNB) keeps each product while giving
+// VPMADDUBSW the unsigned operand it needs; a never holds −128 (w may).
+// Pair products reach 2·128·127, so rows are folded after widening to int32.
+
+#define Q80SUM(q, dst) \
+	VPABSB     q, Y7 \
+	VPSIGNB    q, Y5, Y8 \
+	VPMADDUBSW Y8, Y7, Y7 \
+	VPMADDWD   Y15, Y7, dst
+
+// func gemvQ8_0AVX2(out *float32, w *byte, rowBytes int, a *byte, nb, rows int)
+TEXT ·gemvQ8_0AVX2(SB), NOSPLIT, $0-48
+	LOADARGS
+
+group:
+	NEXTGROUP(done, four)
+
+block:
+	PREFETCHROWS(34)
+	SCALES4
+	A80
+	Q80SUM(2(R13), Y0)
+	Q80SUM(2(R13)(DX*1), Y1)
+	Q80SUM(2(R13)(DX*2), Y2)
+	Q80SUM(2(R13)(R11*1), Y3)
+	VPHADDD Y1, Y0, Y0
+	VPHADDD Y3, Y2, Y2
+	VPHADDD Y2, Y0, Y0
+	FMA4
+	ADDQ    $34, R12
+	ADDQ    $34, R13
+	DECQ    CX
+	JNZ     block
+
+	STOREGROUP(group, single)
+
+done:
+	VZEROUPPER
+	RET
+
+// ---- Q4_0 · Q8_0 and Q5_0 · Q8_0 ----
+// The quants are used unsigned (0…15, 0…31) so VPMADDUBSW takes them as
+// they are; the offset (8 or 16) times the activation sums is subtracted
+// after the rows are folded, once for all four.
+
+// func gemvQ4_0AVX2(out *float32, w *byte, rowBytes int, a *byte, nb, rows int)
+TEXT ·gemvQ4_0AVX2(SB), NOSPLIT, $0-48
+	LOADARGS
+
+group:
+	NEXTGROUP(done, four)
+
+block:
+	PREFETCHROWS(18)
+	SCALES4
+	A80
+	OFFSETSUMS(eights8<>(SB))
+	NIBBLES(2(R13))
+	VPMADDUBSW Y5, Y7, Y0
+	NIBBLES(2(R13)(DX*1))
+	VPMADDUBSW Y5, Y7, Y1
+	NIBBLES(2(R13)(DX*2))
+	VPMADDUBSW Y5, Y7, Y2
+	NIBBLES(2(R13)(R11*1))
+	VPMADDUBSW Y5, Y7, Y3
+	HADD4W
+	VPSUBW     Y9, Y0, Y0
+	VPMADDWD   Y15, Y0, Y0
+	FMA4
+	ADDQ       $34, R12
+	ADDQ       $18, R13
+	DECQ       CX
+	JNZ        block
+
+	STOREGROUP(group, single)
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemvQ5_0AVX2(out *float32, w *byte, rowBytes int, a *byte, nb, rows int)
+TEXT ·gemvQ5_0AVX2(SB), NOSPLIT, $0-48
+	LOADARGS
+
+group:
+	NEXTGROUP(done, four)
+
+block:
+	PREFETCHROWS(22)
+	SCALES4
+	A80
+	OFFSETSUMS(sixteens8<>(SB))
+	NIBBLES(6(R13))
+	FIFTHBIT(2(R13))
+	VPMADDUBSW Y5, Y7, Y0
+	NIBBLES(6(R13)(DX*1))
+	FIFTHBIT(2(R13)(DX*1))
+	VPMADDUBSW Y5, Y7, Y1
+	NIBBLES(6(R13)(DX*2))
+	FIFTHBIT(2(R13)(DX*2))
+	VPMADDUBSW Y5, Y7, Y2
+	NIBBLES(6(R13)(R11*1))
+	FIFTHBIT(2(R13)(R11*1))
+	VPMADDUBSW Y5, Y7, Y3
+	HADD4W
+	VPSUBW     Y9, Y0, Y0
+	VPMADDWD   Y15, Y0, Y0
+	FMA4
+	ADDQ       $34, R12
+	ADDQ       $22, R13
+	DECQ       CX
+	JNZ        block
+
+	STOREGROUP(group, single)
+
+done:
+	VZEROUPPER
+	RET
+
+// ---- Q4_1 · Q8_1 and Q5_1 · Q8_1 ----
+// Σ(d·q + m)·(e·a) = d·e·Σq·a + m·s with s = e·Σa from the Q8_1 block. The
+// rows' (d, m) pairs and the activation's (e, s) convert together to
+// [d0·e, m0·s, d1·e, m1·s, …]; its even lanes scale the quant sums and the
+// whole vector goes into Y11, whose odd lanes collect Σm·s per row.
+
+// A81 sets Y6 to the d·e of rows 0–3 (as SCALES4 lays them out) and Y5 to
+// the activation quants, and adds [d0·e, m0·s, …] to Y11.
+#define A81 \
+	VMOVD        (R13), X6 \
+	VPINSRD      $1, (R13)(DX*1), X6, X6 \
+	VPINSRD      $2, (R13)(DX*2), X6, X6 \
+	VPINSRD      $3, (R13)(R11*1), X6, X6 \
+	VCVTPH2PS    X6, Y6 \
+	VPBROADCASTD (R12), X4 \
+	VCVTPH2PS    X4, Y4 \
+	VMULPS       Y4, Y6, Y6 \
+	VADDPS       Y6, Y11, Y11 \
+	VPERMPS      Y6, Y9, Y6 \
+	VMOVDQU      4(R12), Y5
+
+// SIDESUMS adds row r's Σm·s (lane 2r+1 of Y11) to lane r of Y10 (the VEX
+// 128-bit move clears the upper half).
+#define SIDESUMS \
+	VMOVDQU oddLanes<>(SB), Y7 \
+	VPERMPS Y11, Y7, Y11 \
+	VMOVAPS X11, X11 \
+	VADDPS  Y11, Y10, Y10
+
+// func gemvQ4_1AVX2(out *float32, w *byte, rowBytes int, a *byte, nb, rows int)
+TEXT ·gemvQ4_1AVX2(SB), NOSPLIT, $0-48
+	LOADARGS
+	VMOVDQU evenLanes<>(SB), Y9
+
+group:
+	NEXTGROUP(done, four)
+
+block:
+	PREFETCHROWS(20)
+	A81
+	NIBBLES(4(R13))
+	VPMADDUBSW Y5, Y7, Y0
+	NIBBLES(4(R13)(DX*1))
+	VPMADDUBSW Y5, Y7, Y1
+	NIBBLES(4(R13)(DX*2))
+	VPMADDUBSW Y5, Y7, Y2
+	NIBBLES(4(R13)(R11*1))
+	VPMADDUBSW Y5, Y7, Y3
+	HADD4W
+	VPMADDWD   Y15, Y0, Y0
+	FMA4
+	ADDQ       $36, R12
+	ADDQ       $20, R13
+	DECQ       CX
+	JNZ        block
+
+	SIDESUMS
+	STOREGROUP(group, single)
+
+done:
+	VZEROUPPER
+	RET
+
+// func gemvQ5_1AVX2(out *float32, w *byte, rowBytes int, a *byte, nb, rows int)
+TEXT ·gemvQ5_1AVX2(SB), NOSPLIT, $0-48
+	LOADARGS
+	VMOVDQU evenLanes<>(SB), Y9
+
+group:
+	NEXTGROUP(done, four)
+
+block:
+	PREFETCHROWS(24)
+	A81
+	NIBBLES(8(R13))
+	FIFTHBIT(4(R13))
+	VPMADDUBSW Y5, Y7, Y0
+	NIBBLES(8(R13)(DX*1))
+	FIFTHBIT(4(R13)(DX*1))
+	VPMADDUBSW Y5, Y7, Y1
+	NIBBLES(8(R13)(DX*2))
+	FIFTHBIT(4(R13)(DX*2))
+	VPMADDUBSW Y5, Y7, Y2
+	NIBBLES(8(R13)(R11*1))
+	FIFTHBIT(4(R13)(R11*1))
+	VPMADDUBSW Y5, Y7, Y3
+	HADD4W
+	VPMADDWD   Y15, Y0, Y0
+	FMA4
+	ADDQ       $36, R12
+	ADDQ       $24, R13
+	DECQ       CX
+	JNZ        block
+
+	SIDESUMS
+	STOREGROUP(group, single)
+
+done:
+	VZEROUPPER
+	RET
