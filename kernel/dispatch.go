@@ -7,6 +7,13 @@ import "zhiyan/tensor"
 // holding n elements of the weight type; a is in the type's VecDotType format.
 type gemvFunc func(out []float32, w []byte, rowBytes int, a []byte, n int)
 
+// gemmFunc sets out[t*outStride+i] to the dot product of weight row i and
+// activation row t, for i < rows and t < T: rows consecutive weight rows of
+// rowBytes bytes starting at w, activation rows actStride bytes apart starting
+// at a, n elements each. It multiplies a small matrix (a tile of weights that
+// fits L1) by a batch of tokens, so each weight load serves several tokens.
+type gemmFunc func(out []float32, outStride int, w []byte, rowBytes, rows int, a []byte, actStride, T, n int)
+
 // actQuantFunc converts a row of activations to an activation format,
 // exactly as tensor.QuantizeActivations does.
 type actQuantFunc func(dst []byte, src []float32)
@@ -17,6 +24,7 @@ type actQuantFunc func(dst []byte, src []float32)
 // against.
 var (
 	gemvKernels   [64]gemvFunc
+	gemmKernels   [64]gemmFunc
 	actQuantizers [64]actQuantFunc
 )
 
@@ -35,6 +43,15 @@ func gemv(t tensor.Type) gemvFunc {
 		return gemvKernels[t]
 	}
 	return gemvRef(t)
+}
+
+// gemm returns the batch kernel for t, or nil when t has none (MatMul then
+// runs its gemv kernel once per token).
+func gemm(t tensor.Type) gemmFunc {
+	if int(t) < len(gemmKernels) {
+		return gemmKernels[t]
+	}
+	return nil
 }
 
 // quantizeActivations converts src to format t with the fastest kernel.

@@ -16,6 +16,7 @@ type Matrix struct {
 	Data     []byte
 	rowBytes int
 	gemv     gemvFunc // row-dot kernel for Type, chosen once
+	gemm     gemmFunc // batch kernel for Type, or nil
 }
 
 // NewMatrix checks that data holds exactly rows×cols elements of type t and
@@ -35,7 +36,7 @@ func NewMatrix(t tensor.Type, rows, cols int, data []byte) (*Matrix, error) {
 	if len(data)/rb < rows || len(data) != rows*rb {
 		return nil, fmt.Errorf("%d×%d %s matrix needs %d bytes, have %d", rows, cols, t, rows*rb, len(data))
 	}
-	return &Matrix{Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb, gemv: gemv(t)}, nil
+	return &Matrix{Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb, gemv: gemv(t), gemm: gemm(t)}, nil
 }
 
 // RowData is the encoded bytes of row r.
@@ -81,6 +82,10 @@ func (j *matmulJob) run(_, lo, hi int) {
 	for r0 := lo; r0 < hi; r0 += step {
 		r1 := min(r0+step, hi)
 		w := m.Data[r0*m.rowBytes : r1*m.rowBytes]
+		if j.T > 1 && m.gemm != nil {
+			m.gemm(j.out[r0:], m.Rows, w, m.rowBytes, r1-r0, j.act, j.actBytes, j.T, m.Cols)
+			continue
+		}
 		for t := 0; t < j.T; t++ {
 			a := j.act[t*j.actBytes : (t+1)*j.actBytes]
 			j.gemv(j.out[t*m.Rows+r0:t*m.Rows+r1], w, m.rowBytes, a, m.Cols)
