@@ -92,50 +92,10 @@ type bpePair struct {
 	merged      int32
 }
 
-// pairQueue is a binary min-heap on (rank, left): llama.cpp merges the
-// lowest-ranked pair, leftmost first.
-type pairQueue []bpePair
-
-func (q pairQueue) less(i, j int) bool {
-	return q[i].rank < q[j].rank || q[i].rank == q[j].rank && q[i].left < q[j].left
-}
-
-func (q *pairQueue) push(p bpePair) {
-	*q = append(*q, p)
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !h.less(i, parent) {
-			break
-		}
-		h[i], h[parent] = h[parent], h[i]
-		i = parent
-	}
-}
-
-func (q *pairQueue) pop() bpePair {
-	h := *q
-	top := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-	*q = h
-	return top
+// before orders merge candidates: llama.cpp merges the lowest-ranked pair,
+// leftmost first.
+func (p bpePair) before(o bpePair) bool {
+	return p.rank < o.rank || p.rank == o.rank && p.left < o.left
 }
 
 // scratch holds buffers reused across the words of one Encode call.
@@ -144,7 +104,7 @@ type scratch struct {
 	bounds []int
 	word   []byte
 	syms   []bpeSym
-	queue  pairQueue
+	queue  mergeHeap[bpePair]
 	// cache maps a word to its tokens within one long Encode call, where
 	// words repeat (" the", "的"); short calls skip it.
 	cache    map[string][]int32

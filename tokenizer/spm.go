@@ -10,49 +10,9 @@ type spmPair struct {
 	size        int32
 }
 
-// spmQueue is a binary heap: highest score first, then leftmost.
-type spmQueue []spmPair
-
-func (q spmQueue) less(i, j int) bool {
-	return q[i].score > q[j].score || q[i].score == q[j].score && q[i].left < q[j].left
-}
-
-func (q *spmQueue) push(p spmPair) {
-	*q = append(*q, p)
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !h.less(i, parent) {
-			break
-		}
-		h[i], h[parent] = h[parent], h[i]
-		i = parent
-	}
-}
-
-func (q *spmQueue) pop() spmPair {
-	h := *q
-	top := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h = h[:n]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-	*q = h
-	return top
+// before orders merge candidates: highest score first, then leftmost.
+func (p spmPair) before(o spmPair) bool {
+	return p.score > o.score || p.score == o.score && p.left < o.left
 }
 
 // spmSym is a byte range of the text; n == 0 once merged into its left neighbour.
@@ -97,7 +57,7 @@ func (t *Tokenizer) encodeSPM(text string, out []int32) []int32 {
 // spmScratch holds buffers reused across the words of a fragment.
 type spmScratch struct {
 	syms []spmSym
-	q    spmQueue
+	q    mergeHeap[spmPair]
 }
 
 // spmWordSplitSafe reports whether no token holds a space mark preceded by
