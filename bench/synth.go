@@ -142,6 +142,9 @@ func Synthesize(s Shape, ft quantize.FileType, path string, seed uint64, progres
 			return err
 		}
 	}
+	if err := setVocab(w, s.Vocab); err != nil {
+		return err
+	}
 	specs := s.tensors()
 	total, done := s.Params(), uint64(0)
 	for i, spec := range specs {
@@ -213,4 +216,63 @@ func randomTensor(spec tensorSpec, typ tensor.Type, seed uint64) ([]byte, error)
 		}
 	}
 	return out, nil
+}
+
+// setVocab gives the model a byte-level BPE vocabulary of n tokens, so other
+// engines (llama.cpp) load the file too: the 256 byte symbols of GPT-2's
+// alphabet, one merge, filler tokens, and ChatML's control tokens at the end.
+func setVocab(w *gguf.Writer, n int) error {
+	tokens := make([]string, 0, n)
+	types := make([]int32, 0, n)
+	for b := range 256 {
+		tokens = append(tokens, string(byteRune(byte(b))))
+		types = append(types, 1)
+	}
+	tokens = append(tokens, "ĠĠ")
+	types = append(types, 1)
+	control := []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}
+	for len(tokens) < n-len(control) {
+		tokens = append(tokens, fmt.Sprintf("[PAD%d]", len(tokens)))
+		types = append(types, 5)
+	}
+	for _, c := range control {
+		tokens = append(tokens, c)
+		types = append(types, 3)
+	}
+	for _, kv := range []struct {
+		k string
+		v any
+	}{
+		{"tokenizer.ggml.model", "gpt2"},
+		{"tokenizer.ggml.pre", "qwen2"},
+		{"tokenizer.ggml.tokens", tokens},
+		{"tokenizer.ggml.token_type", types},
+		{"tokenizer.ggml.merges", []string{"Ġ Ġ"}},
+		{"tokenizer.ggml.bos_token_id", uint32(n - 3)},
+		{"tokenizer.ggml.eos_token_id", uint32(n - 1)},
+		{"tokenizer.ggml.add_bos_token", false},
+	} {
+		if err := w.Set(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// byteRune is GPT-2's printable stand-in for a byte: printable Latin-1
+// bytes stand for themselves, the others map to U+0100 onwards in order.
+func byteRune(b byte) rune {
+	printable := func(c byte) bool {
+		return '!' <= c && c <= '~' || 0xA1 <= c && c <= 0xAC || 0xAE <= c
+	}
+	if printable(b) {
+		return rune(b)
+	}
+	n := 0
+	for c := 0; c < int(b); c++ {
+		if !printable(byte(c)) {
+			n++
+		}
+	}
+	return rune(256 + n)
 }

@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"path/filepath"
+	"testing"
+
+	"zhiyan/gguf"
+	"zhiyan/model"
+	"zhiyan/quantize"
+	"zhiyan/tokenizer"
+)
+
+// TestSynthesize writes a small model of a real family's layout and checks
+// that it loads, has the quantization rules' types, and tokenizes.
+func TestSynthesize(t *testing.T) {
+	s := Shape{Name: "tiny", Arch: "qwen2", Layers: 2, Embd: 256, Heads: 4, KVHeads: 2, HeadDim: 64, FFN: 512,
+		Vocab: 1000, RopeBase: 1e6, RMSEps: 1e-6, QKVBias: true, ContextLen: 512}
+	ft, err := quantize.ParseFileType("Q4_K_M")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	var last uint64
+	if err := Synthesize(s, ft, path, 1, func(done, total uint64) { last = done }); err != nil {
+		t.Fatal(err)
+	}
+	if last != s.Params() {
+		t.Errorf("progress ended at %d of %d weights", last, s.Params())
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := model.Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.Vocab != 1000 || m.Config.Layers != 2 || m.ParamCount() != s.Params() {
+		t.Errorf("config %+v, %d params", m.Config, m.ParamCount())
+	}
+	want := map[string]string{"token_embd.weight": "Q6_K", "blk.0.attn_q.weight": "Q4_K", "blk.1.ffn_down.weight": "Q6_K", "blk.0.attn_q.bias": "F32"}
+	for name, typ := range want {
+		if ti, ok := f.Tensor(name); !ok || ti.Type.String() != typ {
+			t.Errorf("%s: %v, want %s", name, ti, typ)
+		}
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := tok.Encode("hi  there", false, false); tok.Decode(ids) != "hi  there" {
+		t.Errorf("round trip: %v → %q", ids, tok.Decode(ids))
+	}
+	st := m.NewState(model.Options{Context: 8})
+	defer st.Close()
+	if err := st.Forward([]int32{1, 2, 3}, make([]float32, 1000)); err != nil {
+		t.Fatal(err)
+	}
+}
