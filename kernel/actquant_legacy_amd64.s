@@ -2,7 +2,10 @@
 
 #include "textflag.h"
 
-// ---- activation quantizers Q8_0, Q8_1 ----
+// Activation quantizers Q8_0 and Q8_1 (AVX2 + F16C), one block per pass:
+//
+//	func quantizeQ8_xAVX2(dst *byte, src *float32, nb int)
+//
 // Per block of 32 floats in Y0–Y3: amax in every lane of Y4, id = 127/amax
 // in Y5, d = amax/127 in X6's low float, the rounded int32 quants back in
 // Y0–Y3. id is replaced by 0 where it is +Inf: for amax = 0 that is what the
@@ -10,7 +13,6 @@
 // NaN) gives 0 on amd64 as well, where VCVTPS2DQ would give −128. VROUNDPS
 // mode 0 is round half to even, whatever MXCSR says; the packs cannot
 // saturate as |q| ≤ 127.
-
 
 DATA absMask<>+0(SB)/8, $0x7fffffff7fffffff
 DATA absMask<>+8(SB)/8, $0x7fffffff7fffffff

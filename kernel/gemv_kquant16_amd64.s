@@ -14,11 +14,49 @@
 //	Y10/Y11 block integer sums, Y3 the block's 16 scales as words with the
 //	even ones in the low lane and the odd ones in the high lane.
 //
-// Quants are made unsigned (Q6_K: q+32 in 0…63, Q3_K: q+4 in 0…7) for
-// VPMADDUBSW; the offset comes back as offset·Σ_j scale_j·bsum_j, one
-// VPMADDWD on the activation's bsums. A 32-byte group of activations covers
-// two 16-quant sub-blocks, one per lane, so the lane-wise scale layout of Y3
+// VPMADDUBSW needs unsigned weights: Q6_K's quants are used as stored
+// (q+32, 0…63) and Q3_K's as two unsigned parts; the offsets are multiplied
+// with the activations apart and subtracted from the int16 pair sums before
+// the scales apply, so that every lane holds a partial sum of the true
+// products, as in tensor.VecDot. A 32-byte group of activations covers two
+// 16-quant sub-blocks, one per lane, so the lane-wise scale layout of Y3
 // gives each group its two scales with a single VPSHUFB.
+
+// kqWordBcast entry k (32 bytes) is a VPSHUFB mask that copies 16-bit word k
+// of each 128-bit lane to all eight words of that lane.
+DATA kqWordBcast<>+0x00(SB)/8, $0x0100010001000100
+DATA kqWordBcast<>+0x08(SB)/8, $0x0100010001000100
+DATA kqWordBcast<>+0x10(SB)/8, $0x0100010001000100
+DATA kqWordBcast<>+0x18(SB)/8, $0x0100010001000100
+DATA kqWordBcast<>+0x20(SB)/8, $0x0302030203020302
+DATA kqWordBcast<>+0x28(SB)/8, $0x0302030203020302
+DATA kqWordBcast<>+0x30(SB)/8, $0x0302030203020302
+DATA kqWordBcast<>+0x38(SB)/8, $0x0302030203020302
+DATA kqWordBcast<>+0x40(SB)/8, $0x0504050405040504
+DATA kqWordBcast<>+0x48(SB)/8, $0x0504050405040504
+DATA kqWordBcast<>+0x50(SB)/8, $0x0504050405040504
+DATA kqWordBcast<>+0x58(SB)/8, $0x0504050405040504
+DATA kqWordBcast<>+0x60(SB)/8, $0x0706070607060706
+DATA kqWordBcast<>+0x68(SB)/8, $0x0706070607060706
+DATA kqWordBcast<>+0x70(SB)/8, $0x0706070607060706
+DATA kqWordBcast<>+0x78(SB)/8, $0x0706070607060706
+DATA kqWordBcast<>+0x80(SB)/8, $0x0908090809080908
+DATA kqWordBcast<>+0x88(SB)/8, $0x0908090809080908
+DATA kqWordBcast<>+0x90(SB)/8, $0x0908090809080908
+DATA kqWordBcast<>+0x98(SB)/8, $0x0908090809080908
+DATA kqWordBcast<>+0xa0(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA kqWordBcast<>+0xa8(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA kqWordBcast<>+0xb0(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA kqWordBcast<>+0xb8(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA kqWordBcast<>+0xc0(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA kqWordBcast<>+0xc8(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA kqWordBcast<>+0xd0(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA kqWordBcast<>+0xd8(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA kqWordBcast<>+0xe0(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA kqWordBcast<>+0xe8(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA kqWordBcast<>+0xf0(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA kqWordBcast<>+0xf8(SB)/8, $0x0f0e0f0e0f0e0f0e
+GLOBL kqWordBcast<>(SB), RODATA|NOPTR, $256
 
 // kqEvenOdd orders 16 bytes as the even then the odd ones.
 DATA kqEvenOdd<>+0(SB)/8, $0x0e0c0a0806040200
@@ -85,19 +123,17 @@ GLOBL kqQ3Shift<>(SB), RODATA|NOPTR, $16
 // where moff = 32g, and adds them to acc.
 #define GROUP(q, aoff, moff, acc) \
 	VPMADDUBSW aoff(R11), q, q; \
-	VPSHUFB ·kqWordBcast+moff(SB), Y3, Y9; \
+	VPSHUFB kqWordBcast<>+moff(SB), Y3, Y9; \
 	VPMADDWD Y9, q, q; \
 	VPADDD q, acc, acc
 
-// GROUPOFF is GROUP for quants stored with an offset: it subtracts
-// offset·(sum of each pair of activations), with Y1 holding offset bytes,
-// before the scales apply, so that every lane holds a partial sum of the
-// true products as in tensor.VecDot.
+// GROUPOFF is GROUP for quants stored with an offset (Y1 holds it as bytes):
+// it subtracts offset·(each pair of activations) from the pair sums.
 #define GROUPOFF(q, aoff, moff, acc) \
 	VPMADDUBSW aoff(R11), q, q; \
 	VPMADDUBSW aoff(R11), Y1, Y0; \
 	VPSUBW Y0, q, q; \
-	VPSHUFB ·kqWordBcast+moff(SB), Y3, Y9; \
+	VPSHUFB kqWordBcast<>+moff(SB), Y3, Y9; \
 	VPMADDWD Y9, q, q; \
 	VPADDD q, acc, acc
 
@@ -185,7 +221,7 @@ q6kblock:
 	VPMADDUBSW 4+128*n+32*k(R11), Y4, Y4; \
 	VPMADDUBSW 4+128*n+32*k(R11), Y8, Y8; \
 	VPSUBW Y8, Y4, Y4; \
-	VPSHUFB ·kqWordBcast+128*n+32*k(SB), Y3, Y9; \
+	VPSHUFB kqWordBcast<>+128*n+32*k(SB), Y3, Y9; \
 	VPMADDWD Y9, Y4, Y4; \
 	VPADDD Y4, acc, acc
 

@@ -28,10 +28,14 @@ func init() {
 // The assembly kernels set out[i] = dot(weight row i, a) for rows
 // consecutive rows starting at w, rowBytes apart, each of nb super-blocks;
 // a holds nb Q8_K blocks; rows and nb are at least 1. They follow ggml's AVX2
-// kernels: each super-block's integer sums are exact (int16 pair sums from
-// VPMADDUBSW never saturate for these quant ranges), are scaled by d·y.d as
-// eight float32 lanes and accumulate in those lanes, so results match
-// tensor.VecDot up to float32 summation order.
+// kernels: a super-block's integer sums are exact (VPMADDUBSW's int16 pair
+// sums cannot saturate with weights of at most 63 and Q8_K quants in
+// −127…127), each of the eight int32 lanes holds a partial sum of products
+// that tensor.VecDot also adds (the min terms of Q4_K, Q5_K and Q2_K, taken
+// from the bsums as there, in lanes of their own), and the lanes are scaled
+// by d·y.d and accumulated in float32. So results match tensor.VecDot up to
+// float32 summation order. One row is done per pass: the per-row block
+// work (scales, mins, fp16 conversion) leaves nothing to share but loads.
 //
 //go:noescape
 func gemvQ4KAVX2(out *float32, w, a *byte, rows, rowBytes, nb int)

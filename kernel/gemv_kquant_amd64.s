@@ -9,45 +9,11 @@
 //	SI  current weight row   R8  rowBytes
 //	DX  activation row       R9  end of the activation row
 //	R10 weight block cursor  R11 activation block cursor
-//	Y15 0x0f bytes, Y14 row accumulator (8 float32 lanes),
-//	Y13 d·y.d, Y12 dmin·y.d, Y10/Y11 block integer sums, Y3 block scales;
+//	Y15 0x0f bytes, Y14 row accumulator (8 float32 lanes), Y0 the row's
+//	min terms (apart, so that the two FMA chains run in parallel),
+//	Y13 d·y.d, Y12 dmin·y.d, Y10/Y11 block integer sums;
 //	Q5_K: Y5 the block's qh, Y1 0x10 bytes.
-
-// kqWordBcast entry k (32 bytes) is a VPSHUFB mask that copies 16-bit word k
-// of each 128-bit lane to all eight words of that lane.
-DATA ·kqWordBcast+0x00(SB)/8, $0x0100010001000100
-DATA ·kqWordBcast+0x08(SB)/8, $0x0100010001000100
-DATA ·kqWordBcast+0x10(SB)/8, $0x0100010001000100
-DATA ·kqWordBcast+0x18(SB)/8, $0x0100010001000100
-DATA ·kqWordBcast+0x20(SB)/8, $0x0302030203020302
-DATA ·kqWordBcast+0x28(SB)/8, $0x0302030203020302
-DATA ·kqWordBcast+0x30(SB)/8, $0x0302030203020302
-DATA ·kqWordBcast+0x38(SB)/8, $0x0302030203020302
-DATA ·kqWordBcast+0x40(SB)/8, $0x0504050405040504
-DATA ·kqWordBcast+0x48(SB)/8, $0x0504050405040504
-DATA ·kqWordBcast+0x50(SB)/8, $0x0504050405040504
-DATA ·kqWordBcast+0x58(SB)/8, $0x0504050405040504
-DATA ·kqWordBcast+0x60(SB)/8, $0x0706070607060706
-DATA ·kqWordBcast+0x68(SB)/8, $0x0706070607060706
-DATA ·kqWordBcast+0x70(SB)/8, $0x0706070607060706
-DATA ·kqWordBcast+0x78(SB)/8, $0x0706070607060706
-DATA ·kqWordBcast+0x80(SB)/8, $0x0908090809080908
-DATA ·kqWordBcast+0x88(SB)/8, $0x0908090809080908
-DATA ·kqWordBcast+0x90(SB)/8, $0x0908090809080908
-DATA ·kqWordBcast+0x98(SB)/8, $0x0908090809080908
-DATA ·kqWordBcast+0xa0(SB)/8, $0x0b0a0b0a0b0a0b0a
-DATA ·kqWordBcast+0xa8(SB)/8, $0x0b0a0b0a0b0a0b0a
-DATA ·kqWordBcast+0xb0(SB)/8, $0x0b0a0b0a0b0a0b0a
-DATA ·kqWordBcast+0xb8(SB)/8, $0x0b0a0b0a0b0a0b0a
-DATA ·kqWordBcast+0xc0(SB)/8, $0x0d0c0d0c0d0c0d0c
-DATA ·kqWordBcast+0xc8(SB)/8, $0x0d0c0d0c0d0c0d0c
-DATA ·kqWordBcast+0xd0(SB)/8, $0x0d0c0d0c0d0c0d0c
-DATA ·kqWordBcast+0xd8(SB)/8, $0x0d0c0d0c0d0c0d0c
-DATA ·kqWordBcast+0xe0(SB)/8, $0x0f0e0f0e0f0e0f0e
-DATA ·kqWordBcast+0xe8(SB)/8, $0x0f0e0f0e0f0e0f0e
-DATA ·kqWordBcast+0xf0(SB)/8, $0x0f0e0f0e0f0e0f0e
-DATA ·kqWordBcast+0xf8(SB)/8, $0x0f0e0f0e0f0e0f0e
-GLOBL ·kqWordBcast(SB), RODATA|NOPTR, $256
+//	0(SP)…31(SP) holds the block's eight scales (see SCALEMIN).
 
 DATA ·kqLow4+0(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA ·kqLow4+8(SB)/8, $0x0f0f0f0f0f0f0f0f
@@ -92,8 +58,8 @@ GLOBL kqSMHigh<>(SB), RODATA|NOPTR, $16
 	ADDQ DX, R9; \
 	VMOVDQU ·kqLow4(SB), Y15
 
-// KQ_ROWEND reduces the row accumulator Y14 to out[row] and steps to the
-// next row; it falls through when all rows are done.
+// KQ_ROWEND reduces the row accumulators to out[row] and steps to the next
+// row; it falls through when all rows are done.
 #define KQ_ROWEND(loop) \
 	VSUBPS Y0, Y14, Y14; \
 	VEXTRACTF128 $1, Y14, X0; \
@@ -112,7 +78,8 @@ GLOBL kqSMHigh<>(SB), RODATA|NOPTR, $16
 // X2 = scales 0–7, mins 0–7 (bytes), stores each scale as a pair of equal
 // words at 4j(SP), for PAIR's VPBROADCASTD (a plain load, where a VPSHUFB
 // would compete with the multiplies for the vector ports), and applies the
-// mins: Y14 -= dmin·Σ_j min_j·(bsum_2j + bsum_2j+1).
+// mins: Y0 += dmin·Σ_j min_j·(bsum_2j + bsum_2j+1), Y0 being subtracted
+// from the row sum at the end.
 // Scales 0–3 are q0–3 & 63 and mins 0–3 q4–7 & 63; scales 4–7 take their
 // low nibble from q8–11 and their top two bits from q0–3, mins 4–7 the high
 // nibble of q8–11 and the top bits of q4–7.
@@ -125,11 +92,9 @@ GLOBL kqSMHigh<>(SB), RODATA|NOPTR, $16
 	VPAND kqSM30<>(SB), X2, X2; \
 	VPSHUFB kqSMHigh<>(SB), X2, X2; \
 	VPOR X4, X2, X2; \
-	VPMOVZXBW X2, X3; \
-	VPUNPCKLWD X3, X3, X4; \
-	VPUNPCKHWD X3, X3, X3; \
-	VMOVDQU X4, (SP); \
-	VMOVDQU X3, 16(SP); \
+	VPUNPCKLBW X2, X2, X3; \
+	VPMOVZXBW X3, Y3; \
+	VMOVDQU Y3, (SP); \
 	VPUNPCKHBW X2, X2, X4; \
 	VPMOVZXBW X4, Y4; \
 	VPMADDWD 260(R11), Y4, Y4; \

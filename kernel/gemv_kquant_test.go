@@ -169,42 +169,49 @@ func checkGemvKQuant(t *testing.T, rng *rand.Rand, typ tensor.Type, n, rows, pad
 func TestQuantizeActivationsQ8K(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	nan, inf := float32(math.NaN()), float32(math.Inf(1))
-	special := map[string]func(x []float32){
-		"normal":   func(x []float32) {},
-		"zero":     func(x []float32) { clear(x) },
-		"negzero":  func(x []float32) { clear(x); x[3] = float32(math.Copysign(0, -1)) },
-		"tie+-":    func(x []float32) { x[10], x[200] = 9, -9 },
-		"tie-+":    func(x []float32) { x[10], x[200] = -9, 9 },
-		"tie same": func(x []float32) { x[31], x[32] = -9, -9 },
-		"last":     func(x []float32) { x[255] = -20 },
-		"nan":      func(x []float32) { x[5], x[100] = nan, -20 },
-		"all nan":  func(x []float32) { for i := range x { x[i] = nan } },
-		"inf":      func(x []float32) { x[7] = -inf },
-		"inf nan":  func(x []float32) { x[7], x[8] = inf, nan },
-		"subnormal": func(x []float32) {
+	special := []struct {
+		name string
+		set  func(x []float32)
+	}{
+		{"normal", func(x []float32) {}},
+		{"zero", func(x []float32) { clear(x) }},
+		{"negzero", func(x []float32) { clear(x); x[3] = float32(math.Copysign(0, -1)) }},
+		{"tie+-", func(x []float32) { x[10], x[200] = 9, -9 }},
+		{"tie-+", func(x []float32) { x[10], x[200] = -9, 9 }},
+		{"tie same", func(x []float32) { x[31], x[32] = -9, -9 }},
+		{"last", func(x []float32) { x[255] = -20 }},
+		{"nan", func(x []float32) { x[5], x[100] = nan, -20 }},
+		{"all nan", func(x []float32) {
+			for i := range x {
+				x[i] = nan
+			}
+		}},
+		{"inf", func(x []float32) { x[7] = -inf }},
+		{"inf nan", func(x []float32) { x[7], x[8] = inf, nan }},
+		{"subnormal", func(x []float32) {
 			for i := range x {
 				x[i] *= 1e-40
 			}
-		},
-		"halves": func(x []float32) {
+		}},
+		{"halves", func(x []float32) {
 			// iscale = −1, so x = k + 0.5 lands exactly on a rounding tie.
 			for i := range x {
 				x[i] = float32(rng.IntN(254)-127) + 0.5
 			}
 			x[0] = 127
-		},
-		"huge": func(x []float32) {
+		}},
+		{"huge", func(x []float32) {
 			for i := range x {
 				x[i] *= 3e37
 			}
-		},
+		}},
 	}
-	for name, f := range special {
+	for _, c := range special {
 		for _, n := range []int{256, 512, 4864} {
 			x := randFloats(rng, n, 1)
 			for b := 0; b < n; b += tensor.QK_K {
 				if b/tensor.QK_K%2 == 0 || n == 256 {
-					f(x[b : b+tensor.QK_K])
+					c.set(x[b : b+tensor.QK_K])
 				}
 			}
 			got := make([]byte, n/tensor.QK_K*292)
@@ -216,10 +223,38 @@ func TestQuantizeActivationsQ8K(t *testing.T) {
 			tensor.QuantizeActivations(tensor.Q8_K, want, x)
 			for i := range got {
 				if got[i] != want[i] {
-					t.Errorf("%s n=%d: byte %d (block %d offset %d) = %#x, want %#x", name, n, i, i/292, i%292, got[i], want[i])
+					t.Errorf("%s n=%d: byte %d (block %d offset %d) = %#x, want %#x", c.name, n, i, i/292, i%292, got[i], want[i])
 					break
 				}
 			}
+		}
+	}
+}
+
+// TestGemvKQuantMisuse checks that sizes the assembly would overrun panic
+// instead, as the reference does.
+func TestGemvKQuantMisuse(t *testing.T) {
+	const n = 512
+	for _, typ := range kqTypes {
+		rb, _ := typ.RowBytes(n)
+		a := make([]byte, n/tensor.QK_K*292)
+		cases := []struct {
+			name string
+			call func()
+		}{
+			{"short weights", func() { gemv(typ)(make([]float32, 2), make([]byte, 2*rb-1), rb, a, n) }},
+			{"short activations", func() { gemv(typ)(make([]float32, 1), make([]byte, rb), rb, a[:len(a)-1], n) }},
+			{"partial block", func() { gemv(typ)(make([]float32, 1), make([]byte, rb), rb, a, n-32) }},
+		}
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/%s", typ, c.name), func(t *testing.T) {
+				defer func() {
+					if recover() == nil {
+						t.Error("no panic")
+					}
+				}()
+				c.call()
+			})
 		}
 	}
 }

@@ -30,11 +30,12 @@ func init() {
 }
 
 // The assembly kernels set out[i] = dot(weight row i, a) for rows rows of nb
-// ≥ 1 blocks each, rowBytes apart, as ggml's AVX2 ggml_vec_dot_<w>_q8_<0|1>
-// computes it: an exact integer dot product per block, turned into float32
-// and scaled by d_w·d_a in 8 FMA lanes, the lanes summed at the end (Q4_1 and
-// Q5_1 add Σ m_w·s_a separately). Results equal tensor.VecDot up to the order
-// of the float32 additions.
+// ≥ 1 blocks each, rowBytes apart. Like ggml's AVX2 ggml_vec_dot_*_q8_*,
+// each block's integer dot product is exact; it is converted to float32 and
+// added, times d_w·d_a, by FMA into float32 lanes: one for each half block,
+// added together at the end (Q4_1 and Q5_1 sum m_w·s_a in a third lane).
+// Results equal tensor.VecDot up to the order of the float32 additions, and a
+// row's result does not depend on the other rows of the call.
 
 //go:noescape
 func gemvQ8_0AVX2(out *float32, w *byte, rowBytes int, a *byte, nb, rows int)

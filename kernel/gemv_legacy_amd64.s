@@ -123,7 +123,7 @@ four: \
 	MOVQ  SI, R13 \
 	MOVQ  R8, R12 \
 	MOVQ  R9, CX \
-	LEAQ  (SI)(DX*4), R14
+	LEAQ  (SI)(DX*8), R14
 
 // STOREGROUP adds the two halves of Y10, stores four results (or one for a
 // single row) and goes on to the next group.

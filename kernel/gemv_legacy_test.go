@@ -125,12 +125,12 @@ func lgMagnitude(typ tensor.Type, w, a []byte, n int) float64 {
 // against tensor.VecDot. Both compute each block's integer dot product
 // exactly; they differ only in how the float32 terms are added. VecDot adds
 // nb (Q4_1, Q5_1: 2·nb) terms, each within 2u of exact, one after another;
-// the kernel adds about nb scaled terms per lane (Q4_1, Q5_1: plus nb
-// offset terms in a side lane) and then ≤ 5 levels of lane and row sums. By
-// the standard bound for recursive summation both lie within (2·nb+8)·u·M of
-// the exact value, M being the sum of the terms' magnitudes (lgMagnitude),
-// so |got − want| ≤ (4·nb+16)·u·M with u = 2⁻²⁴. One wrong element, block
-// or row is far larger.
+// the kernel adds nb terms (each half of a block's sum times d_w·d_a, within
+// 2u) by FMA in each of two lanes, Q4_1 and Q5_1 nb offset terms in a third,
+// and adds the lanes. By the standard bound for recursive summation both lie
+// within (2·nb+4)·u·M of the exact value, M being the sum of the terms'
+// magnitudes (lgMagnitude), so |got − want| ≤ (4·nb+16)·u·M with u = 2⁻²⁴.
+// One wrong element, block or row is far larger.
 func TestGemvLegacy(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, typ := range legacyTypes {
