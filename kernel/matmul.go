@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"zhiyan/tensor"
@@ -49,24 +50,49 @@ func (m *Matrix) Row(dst []float32, r int) {
 	tensor.Dequantize(m.Type, dst[:m.Cols], m.RowData(r))
 }
 
-// ActBytes is the scratch size MatMul needs to hold T activation rows of m's
-// input width in the activation format of m's type.
-func ActBytes(m *Matrix, T int) int {
-	rb, err := m.Type.VecDotType().RowBytes(m.Cols)
-	if err != nil {
-		panic(err)
+// ActBytes is the scratch size MatMuls needs to hold T activation rows of
+// the input width of ms in the activation formats of their types.
+func ActBytes(T int, ms ...*Matrix) int {
+	var seen [4]tensor.Type
+	n, total := 0, 0
+	for _, m := range ms {
+		vt := m.Type.VecDotType()
+		if vt == tensor.F32 || slices.Contains(seen[:n], vt) {
+			continue
+		}
+		rb, err := vt.RowBytes(m.Cols)
+		if err != nil {
+			panic(err)
+		}
+		if n < len(seen) {
+			seen[n] = vt
+			n++
+		}
+		total += rb * T
 	}
-	return rb * T
+	return total
 }
 
-// matmulJob computes out[t][r] for the rows given to each worker.
-type matmulJob struct {
-	out      []float32
-	m        *Matrix
+// Product is one matrix product of a shared input x: Out (T, M.Rows) = x·Mᵀ.
+type Product struct {
+	Out []float32
+	M   *Matrix
+}
+
+// product is a Product with its input converted to M's activation format.
+type product struct {
+	Product
 	act      []byte
 	actBytes int // bytes of one activation row
-	T        int
-	gemv     gemvFunc
+}
+
+// matmulJob runs up to three products of one input over a shared row space:
+// their rows laid end to end, or, for SwiGLU, gate and up side by side.
+type matmulJob struct {
+	prods  [3]product
+	n      int
+	T      int
+	swiglu bool
 }
 
 // tileBytes is the weight bytes a worker runs every token of a batch over
@@ -74,46 +100,123 @@ type matmulJob struct {
 const tileBytes = 16 << 10
 
 func (j *matmulJob) run(_, lo, hi int) {
-	m := j.m
+	if j.swiglu {
+		gate, up := &j.prods[0], &j.prods[1]
+		gate.rows(lo, hi, j.T)
+		up.rows(lo, hi, j.T)
+		rows := gate.M.Rows
+		for t := range j.T {
+			SwiGLU(gate.Out[t*rows+lo:t*rows+hi], up.Out[t*rows+lo:t*rows+hi])
+		}
+		return
+	}
+	base := 0
+	for i := range j.n {
+		pr := &j.prods[i]
+		if l, h := max(lo-base, 0), min(hi-base, pr.M.Rows); l < h {
+			pr.rows(l, h, j.T)
+		}
+		base += pr.M.Rows
+	}
+}
+
+// rows computes rows [lo, hi) of the product for every token.
+func (pr *product) rows(lo, hi, T int) {
+	m := pr.M
 	step := hi - lo
-	if j.T > 1 {
+	if T > 1 {
 		step = max(1, tileBytes/m.rowBytes)
 	}
 	for r0 := lo; r0 < hi; r0 += step {
 		r1 := min(r0+step, hi)
 		w := m.Data[r0*m.rowBytes : r1*m.rowBytes]
-		if j.T > 1 && m.gemm != nil {
-			m.gemm(j.out[r0:], m.Rows, w, m.rowBytes, r1-r0, j.act, j.actBytes, j.T, m.Cols)
+		if T > 1 && m.gemm != nil {
+			m.gemm(pr.Out[r0:], m.Rows, w, m.rowBytes, r1-r0, pr.act, pr.actBytes, T, m.Cols)
 			continue
 		}
-		for t := 0; t < j.T; t++ {
-			a := j.act[t*j.actBytes : (t+1)*j.actBytes]
-			j.gemv(j.out[t*m.Rows+r0:t*m.Rows+r1], w, m.rowBytes, a, m.Cols)
+		for t := range T {
+			a := pr.act[t*pr.actBytes : (t+1)*pr.actBytes]
+			m.gemv(pr.Out[t*m.Rows+r0:t*m.Rows+r1], w, m.rowBytes, a, m.Cols)
 		}
 	}
 }
 
+// rowGrain keeps each worker's rows a multiple of 16, so fast kernels that
+// work on groups of rows rarely see a ragged end.
+const rowGrain = 16
+
 // MatMul sets out[t*m.Rows+r] = m.row(r) · x[t*m.Cols:(t+1)*m.Cols] for every
 // t < T. Like ggml, it first converts x to the activation format paired with
 // m's type (Q8_0, Q8_1, Q8_K, F16, …), so results round as llama.cpp's do.
-// act is scratch of at least ActBytes(m, T) bytes.
+// act is scratch of at least ActBytes(T, m) bytes.
 func (p *Pool) MatMul(out []float32, m *Matrix, x []float32, T int, act []byte) {
-	if len(x) < T*m.Cols || len(out) < T*m.Rows {
-		panic(fmt.Sprintf("kernel: MatMul shapes: x %d, out %d for %d×(%d×%d)", len(x), len(out), T, m.Rows, m.Cols))
+	p.MatMuls(x, T, act, Product{out, m})
+}
+
+// MatMuls computes up to three products of the same input (the q, k and v
+// projections) in one dispatch, converting x once per activation format.
+// act is scratch of at least ActBytes(T, ms...) bytes.
+func (p *Pool) MatMuls(x []float32, T int, act []byte, prods ...Product) {
+	rows := p.prepare(x, T, act, prods)
+	p.parallel(&p.mm, rows, rowGrain)
+	p.mm = matmulJob{}
+}
+
+// SwiGLU sets gate.Out = silu(x·gateᵀ) * (x·upᵀ), computing both products
+// and the activation row by row in one dispatch; up.Out is scratch.
+func (p *Pool) SwiGLU(x []float32, T int, act []byte, gate, up Product) {
+	if gate.M.Rows != up.M.Rows {
+		panic(fmt.Sprintf("kernel: SwiGLU: gate has %d rows, up %d", gate.M.Rows, up.M.Rows))
 	}
-	vt := m.Type.VecDotType()
-	var rb int
-	if vt == tensor.F32 {
-		// F32 activations are used as they are.
-		rb = 4 * m.Cols
-		act = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
-	} else {
-		rb = ActBytes(m, 1)
-		for t := 0; t < T; t++ {
-			quantizeActivations(vt, act[t*rb:(t+1)*rb], x[t*m.Cols:(t+1)*m.Cols])
+	p.prepare(x, T, act, []Product{gate, up})
+	p.mm.swiglu = true
+	p.parallel(&p.mm, gate.M.Rows, rowGrain)
+	p.mm = matmulJob{}
+}
+
+// prepare checks shapes, converts x for each product and fills p.mm; it
+// returns the total number of rows.
+func (p *Pool) prepare(x []float32, T int, act []byte, prods []Product) int {
+	if len(prods) == 0 || len(prods) > len(p.mm.prods) {
+		panic(fmt.Sprintf("kernel: %d products in one dispatch", len(prods)))
+	}
+	p.mm = matmulJob{n: len(prods), T: T}
+	rows := 0
+	for i, pr := range prods {
+		m := pr.M
+		if m.Cols != prods[0].M.Cols || len(x) < T*m.Cols || len(pr.Out) < T*m.Rows {
+			panic(fmt.Sprintf("kernel: MatMul shapes: x %d, out %d for %d×(%d×%d)", len(x), len(pr.Out), T, m.Rows, m.Cols))
+		}
+		rows += m.Rows
+		q := &p.mm.prods[i]
+		q.Product = pr
+		vt := m.Type.VecDotType()
+		if vt == tensor.F32 {
+			// F32 activations are used as they are.
+			q.actBytes = 4 * m.Cols
+			q.act = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
+			continue
+		}
+		q.actBytes, _ = vt.RowBytes(m.Cols)
+		if prev := p.sameFormat(i, vt); prev != nil {
+			q.act = prev.act
+			continue
+		}
+		q.act, act = act[:T*q.actBytes], act[T*q.actBytes:]
+		for t := range T {
+			quantizeActivations(vt, q.act[t*q.actBytes:(t+1)*q.actBytes], x[t*m.Cols:(t+1)*m.Cols])
 		}
 	}
-	p.mm = matmulJob{out: out, m: m, act: act, actBytes: rb, T: T, gemv: m.gemv}
-	p.parallel(&p.mm, m.Rows, 16)
-	p.mm = matmulJob{}
+	return rows
+}
+
+// sameFormat finds an earlier product of the job whose input is already in
+// activation format vt.
+func (p *Pool) sameFormat(i int, vt tensor.Type) *product {
+	for k := range i {
+		if p.mm.prods[k].M.Type.VecDotType() == vt {
+			return &p.mm.prods[k]
+		}
+	}
+	return nil
 }

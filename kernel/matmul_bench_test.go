@@ -21,7 +21,7 @@ func BenchmarkMatMul(b *testing.B) {
 		for _, T := range []int{1, 64} {
 			x := randFloats(r, T*cols, 1)
 			out := make([]float32, T*rows)
-			act := make([]byte, ActBytes(m, T))
+			act := make([]byte, ActBytes(T, m))
 			b.Run(fmt.Sprintf("%s/T=%d", typ, T), func(b *testing.B) {
 				b.SetBytes(int64(len(m.Data)))
 				b.ReportAllocs()

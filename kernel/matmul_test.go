@@ -111,7 +111,7 @@ func TestMatMulMatchesReference(t *testing.T) {
 			for _, s := range shapes {
 				m := randMatrix(t, r, typ, s.rows, s.cols)
 				x := randFloats(r, s.T*s.cols, 1)
-				act := make([]byte, ActBytes(m, s.T))
+				act := make([]byte, ActBytes(s.T, m))
 				var first []float32
 				for _, p := range pools {
 					out := make([]float32, s.T*s.rows)
@@ -151,10 +151,10 @@ func TestMatMulBatchEqualsSingle(t *testing.T) {
 		m := randMatrix(t, r, typ, rows, cols)
 		x := randFloats(r, T*cols, 1)
 		batch := make([]float32, T*rows)
-		p.MatMul(batch, m, x, T, make([]byte, ActBytes(m, T)))
+		p.MatMul(batch, m, x, T, make([]byte, ActBytes(T, m)))
 		one := make([]float32, rows)
 		for tok := range T {
-			p.MatMul(one, m, x[tok*cols:(tok+1)*cols], 1, make([]byte, ActBytes(m, 1)))
+			p.MatMul(one, m, x[tok*cols:(tok+1)*cols], 1, make([]byte, ActBytes(1, m)))
 			for i := range one {
 				if one[i] != batch[tok*rows+i] {
 					t.Fatalf("%s: token %d row %d: batch %g, alone %g", typ, tok, i, batch[tok*rows+i], one[i])
@@ -172,7 +172,7 @@ func TestMatMulAllocatesNothing(t *testing.T) {
 			m := randMatrix(t, r, typ, 64, 256)
 			x := randFloats(r, 2*256, 1)
 			out := make([]float32, 2*64)
-			act := make([]byte, ActBytes(m, 2))
+			act := make([]byte, ActBytes(2, m))
 			p.MatMul(out, m, x, 2, act) // warm up
 			if n := testing.AllocsPerRun(20, func() { p.MatMul(out, m, x, 2, act) }); n != 0 {
 				t.Errorf("%d threads, %s: MatMul allocates %v times per call, want 0", threads, typ, n)
@@ -188,8 +188,8 @@ func TestMatMulPanicsOnShortBuffers(t *testing.T) {
 	p := NewPool(1)
 	defer p.Close()
 	for name, call := range map[string]func(){
-		"short x":   func() { p.MatMul(make([]float32, 8), m, make([]float32, 64), 2, make([]byte, ActBytes(m, 2))) },
-		"short out": func() { p.MatMul(make([]float32, 3), m, make([]float32, 64), 1, make([]byte, ActBytes(m, 1))) },
+		"short x":   func() { p.MatMul(make([]float32, 8), m, make([]float32, 64), 2, make([]byte, ActBytes(2, m))) },
+		"short out": func() { p.MatMul(make([]float32, 3), m, make([]float32, 64), 1, make([]byte, ActBytes(1, m))) },
 	} {
 		func() {
 			defer func() {

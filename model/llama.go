@@ -98,13 +98,13 @@ func loadLlama(f *gguf.File, c *Config, o decoderOptions) (*llama, error) {
 	return m, nil
 }
 
-func (m *llama) matrices() []*kernel.Matrix {
-	ms := []*kernel.Matrix{m.output}
+func (m *llama) matrixGroups() [][]*kernel.Matrix {
+	gs := [][]*kernel.Matrix{{m.output}}
 	for i := range m.layers {
 		l := &m.layers[i]
-		ms = append(ms, l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down)
+		gs = append(gs, []*kernel.Matrix{l.wq, l.wk, l.wv}, []*kernel.Matrix{l.wo}, []*kernel.Matrix{l.gate, l.up}, []*kernel.Matrix{l.down})
 	}
-	return ms
+	return gs
 }
 
 func (m *llama) forward(s *State, tokens []int32, pos int, logits []float32) {
@@ -131,9 +131,7 @@ func (m *llama) forward(s *State, tokens []int32, pos int, logits []float32) {
 			kernel.RMSNorm(xb[t*C:(t+1)*C], x[t*C:(t+1)*C], l.attnNorm, c.RMSEps)
 		}
 		q, k, v := s.q[:T*qDim], kCache[pos*kvDim:(pos+T)*kvDim], vCache[pos*kvDim:(pos+T)*kvDim]
-		p.MatMul(q, l.wq, xb, T, s.act)
-		p.MatMul(k, l.wk, xb, T, s.act)
-		p.MatMul(v, l.wv, xb, T, s.act)
+		p.MatMuls(xb, T, s.act, kernel.Product{Out: q, M: l.wq}, kernel.Product{Out: k, M: l.wk}, kernel.Product{Out: v, M: l.wv})
 		for t := range T {
 			qt, kt, vt := q[t*qDim:(t+1)*qDim], k[t*kvDim:(t+1)*kvDim], v[t*kvDim:(t+1)*kvDim]
 			if l.bq != nil {
@@ -167,9 +165,7 @@ func (m *llama) forward(s *State, tokens []int32, pos int, logits []float32) {
 			kernel.RMSNorm(xb[t*C:(t+1)*C], x[t*C:(t+1)*C], l.ffnNorm, c.RMSEps)
 		}
 		hb, hb2 := s.hb[:T*c.FFN], s.hb2[:T*c.FFN]
-		p.MatMul(hb, l.gate, xb, T, s.act)
-		p.MatMul(hb2, l.up, xb, T, s.act)
-		kernel.SwiGLU(hb, hb2)
+		p.SwiGLU(xb, T, s.act, kernel.Product{Out: hb, M: l.gate}, kernel.Product{Out: hb2, M: l.up})
 		p.MatMul(xb, l.down, hb, T, s.act)
 		kernel.Add(x, xb)
 	}

@@ -38,8 +38,9 @@ type network interface {
 	// the logits of the last token into logits (len V), or of every token
 	// (len T*V) when logits is long enough for all.
 	forward(s *State, tokens []int32, pos int, logits []float32)
-	// matrices lists every weight matrix, for sizing scratch.
-	matrices() []*kernel.Matrix
+	// matrixGroups lists the weight matrices, grouped as they are applied
+	// to one input together, for sizing scratch.
+	matrixGroups() [][]*kernel.Matrix
 }
 
 type loader func(f *gguf.File, c *Config) (network, error)

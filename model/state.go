@@ -70,8 +70,8 @@ func (m *Model) NewState(o Options) *State {
 	}
 	s.scores = make([]float32, s.pool.AttentionScratch(o.Context))
 	act := 0
-	for _, mat := range m.net.matrices() {
-		act = max(act, kernel.ActBytes(mat, B))
+	for _, g := range m.net.matrixGroups() {
+		act = max(act, kernel.ActBytes(B, g...))
 	}
 	s.act = make([]byte, act)
 	return s
