@@ -179,6 +179,34 @@ func checkGemvLegacy(t *testing.T, rng *rand.Rand, typ tensor.Type, n, rows, pad
 	}
 }
 
+// TestGemvLegacyRowIndependent checks that a row's result is bit-for-bit the
+// same whether it is computed alone or among others, so MatMul's results do
+// not depend on how rows are split across threads.
+func TestGemvLegacyRowIndependent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const rows, n = 11, 896
+	for _, typ := range legacyTypes {
+		f := gemvKernels[typ]
+		if f == nil {
+			continue
+		}
+		rb, _ := typ.RowBytes(n)
+		w := lgWeights(rng, typ, rows, n, rb, false)
+		ab, _ := typ.VecDotType().RowBytes(n)
+		a := make([]byte, ab)
+		tensor.QuantizeActivations(typ.VecDotType(), a, lgFloats(rng, n))
+		all := make([]float32, rows)
+		f(all, w, rb, a, n)
+		for i := range rows {
+			var one [1]float32
+			f(one[:], w[i*rb:(i+1)*rb], rb, a, n)
+			if math.Float32bits(one[0]) != math.Float32bits(all[i]) {
+				t.Errorf("%s row %d: alone %g, among %d rows %g", typ, i, one[0], rows, all[i])
+			}
+		}
+	}
+}
+
 func TestGemvLegacyZeroLength(t *testing.T) {
 	for _, typ := range legacyTypes {
 		f := gemvKernels[typ]
