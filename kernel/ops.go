@@ -20,33 +20,14 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 func Add(dst, x []float32) { addF32(dst, x) }
 
 // SwiGLU sets gate[i] = silu(gate[i]) * up[i].
-func SwiGLU(gate, up []float32) {
-	up = up[:len(gate)]
-	for i, g := range gate {
-		gate[i] = g / (1 + expf(-g)) * up[i]
-	}
-}
+func SwiGLU(gate, up []float32) { swigluF32(gate, up) }
 
 // Softmax replaces x with softmax(x*scale).
 func Softmax(x []float32, scale float32) {
-	maxv := float32(math.Inf(-1))
-	for i := range x {
-		x[i] *= scale
-		maxv = max(maxv, x[i])
-	}
-	var sum float64
-	for i, v := range x {
-		e := expf(v - maxv)
-		x[i] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
+	maxv := scaleMaxF32(x, scale)
+	sum := softmaxExpF32(x, maxv)
+	scaleF32(x, float32(1/sum))
 }
-
-func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
 
 // Dot is a float32 dot product of equal-length vectors.
 func Dot(a, b []float32) float32 { return dotF32(a, b) }
