@@ -97,6 +97,8 @@ type matmulJob struct {
 
 // tileBytes is the weight bytes a worker runs every token of a batch over
 // before moving on, so they are read from memory once and then from L1.
+// Batch (gemm) kernels block for the caches themselves and get all the
+// worker's rows at once.
 const tileBytes = 16 << 10
 
 func (j *matmulJob) run(_, lo, hi int) {
@@ -124,7 +126,7 @@ func (j *matmulJob) run(_, lo, hi int) {
 func (pr *product) rows(lo, hi, T int) {
 	m := pr.M
 	step := hi - lo
-	if T > 1 {
+	if T > 1 && m.gemm == nil {
 		step = max(1, tileBytes/m.rowBytes)
 	}
 	for r0 := lo; r0 < hi; r0 += step {

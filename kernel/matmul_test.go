@@ -140,8 +140,10 @@ func TestMatMulMatchesReference(t *testing.T) {
 	}
 }
 
-// TestMatMulRowByToken checks that token t of a batch gives what it gives
-// alone: rows and tokens are not mixed up.
+// TestMatMulBatchEqualsSingle checks that token t of a batch gives what it
+// gives alone: rows and tokens are not mixed up. Batch kernels may add in
+// another order than the one-token kernels, so equality is up to float32
+// rounding of the sum of the terms' magnitudes.
 func TestMatMulBatchEqualsSingle(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	p := NewPool(2)
@@ -156,7 +158,8 @@ func TestMatMulBatchEqualsSingle(t *testing.T) {
 		for tok := range T {
 			p.MatMul(one, m, x[tok*cols:(tok+1)*cols], 1, make([]byte, ActBytes(1, m)))
 			for i := range one {
-				if one[i] != batch[tok*rows+i] {
+				_, scale := refDot(typ, m.RowData(i), x[tok*cols:(tok+1)*cols])
+				if d := math.Abs(float64(one[i] - batch[tok*rows+i])); d > 64*0x1p-24*scale {
 					t.Fatalf("%s: token %d row %d: batch %g, alone %g", typ, tok, i, batch[tok*rows+i], one[i])
 				}
 			}
