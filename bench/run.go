@@ -102,13 +102,13 @@ func Run(m *model.Model, name string, c Config) (*Report, error) {
 		tg = append(tg, float64(c.Gen)/time.Since(start).Seconds())
 	}
 	r.Prefill, r.Decode, r.TTFT = newStat(pp), newStat(tg), newStat(ttft)
+	r.PeakRSS = peakRSS() // before the bandwidth probe's buffer
 
 	progress("memory bandwidth and FMA peak")
 	r.Bandwidth = MemoryBandwidth(c.Threads, 5)
 	r.FMAPeak = FMAPeak(c.Threads, 3)
 	r.BWEff = float64(r.BytesPerTok) * r.Decode.Median / r.Bandwidth
 	r.ComputeEff = r.FLOPPerTok * r.Prefill.Median / r.FMAPeak
-	r.PeakRSS = peakRSS()
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		r.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
