@@ -1,6 +1,6 @@
-// Package chat renders a conversation into the prompt text of a few built-in
-// chat formats (ChatML, Llama 3), enough for the CLI. It knows nothing about
-// tokenizers or models and runs no Jinja: a template is only inspected.
+// Package chat renders a conversation into prompt text: with a model's own
+// Jinja chat template (Template, as Hugging Face does) or with a few built-in
+// formats (ChatML, Llama 3). It knows nothing about tokenizers or models.
 package chat
 
 import (
@@ -8,10 +8,23 @@ import (
 	"strings"
 )
 
-// Message is one turn of a conversation. Role is "system", "user" or
-// "assistant" (other roles are rendered verbatim as headers).
+// Message is one turn of a conversation, with the fields Hugging Face chat
+// messages carry. Role is "system", "user", "assistant" or "tool" (the
+// built-in formats render other roles verbatim as headers and ignore the
+// fields after Content).
 type Message struct {
 	Role, Content string
+	// ContentNull passes content as None instead of "" (OpenAI's wire form
+	// of an assistant turn that only calls tools); Content is then ignored.
+	ContentNull bool
+	// ReasoningContent is an assistant turn's reasoning, passed as
+	// reasoning_content when not empty.
+	ReasoningContent string
+	// ToolCalls are the calls an assistant turn made (tool_calls).
+	ToolCalls []ToolCall
+	// ToolCallID and Name identify the call a "tool" turn answers
+	// (tool_call_id, name); empty ones are left out.
+	ToolCallID, Name string
 }
 
 // Format is a built-in chat format.
@@ -54,7 +67,8 @@ func ParseFormat(name string) (Format, error) {
 // (Jinja source, possibly empty) is written for, by the turn markers it
 // uses: ChatML for "<|im_start|>", Llama 3 for "<|start_header_id|>",
 // otherwise FormatNone. Templates for thinking models (Qwen3, QwQ) detect as
-// ChatML too; Render then lacks their reasoning-specific parts.
+// ChatML too; Render then lacks their reasoning-specific parts. For the
+// template's exact output use ParseTemplate and Template.Render.
 func Detect(template string) Format {
 	switch {
 	case strings.Contains(template, "<|im_start|>"):

@@ -3,6 +3,7 @@ package chat
 import (
 	"encoding/json"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -30,10 +31,10 @@ func TestDetect(t *testing.T) {
 
 func TestRender(t *testing.T) {
 	conv := []Message{
-		{"system", "Be brief."},
-		{"user", "Hi"},
-		{"assistant", "Hello!"},
-		{"user", "Bye"},
+		{Role: "system", Content: "Be brief."},
+		{Role: "user", Content: "Hi"},
+		{Role: "assistant", Content: "Hello!"},
+		{Role: "user", Content: "Bye"},
 	}
 	tests := []struct {
 		name string
@@ -48,14 +49,14 @@ func TestRender(t *testing.T) {
 			"<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n" +
 				"<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n"},
 		{"chatml generation prompt only", FormatChatML, nil, true, "<|im_start|>assistant\n"},
-		{"chatml keeps white space", FormatChatML, []Message{{"user", " x \n"}}, false, "<|im_start|>user\n x \n<|im_end|>\n"},
+		{"chatml keeps white space", FormatChatML, []Message{{Role: "user", Content: " x \n"}}, false, "<|im_start|>user\n x \n<|im_end|>\n"},
 		{"llama3", FormatLlama3, conv[1:], true,
 			"<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>" +
 				"<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>" +
 				"<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>" +
 				"<|start_header_id|>assistant<|end_header_id|>\n\n"},
 		{"llama3 trims user and assistant, not system", FormatLlama3,
-			[]Message{{"system", "S\n\n"}, {"user", "  hi\n"}, {"assistant", "\tok "}}, false,
+			[]Message{{Role: "system", Content: "S\n\n"}, {Role: "user", Content: "  hi\n"}, {Role: "assistant", Content: "\tok "}}, false,
 			"<|start_header_id|>system<|end_header_id|>\n\nS\n\n<|eot_id|>" +
 				"<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>" +
 				"<|start_header_id|>assistant<|end_header_id|>\n\nok<|eot_id|>"},
@@ -101,19 +102,19 @@ func TestFormatNames(t *testing.T) {
 }
 
 func TestWithSystem(t *testing.T) {
-	user := []Message{{"user", "hi"}}
+	user := []Message{{Role: "user", Content: "hi"}}
 	got := WithSystem(user, "S")
-	if want := []Message{{"system", "S"}, {"user", "hi"}}; !slices.Equal(got, want) {
+	if want := []Message{{Role: "system", Content: "S"}, {Role: "user", Content: "hi"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("WithSystem(user) = %v, want %v", got, want)
 	}
 	if len(user) != 1 || user[0].Role != "user" {
 		t.Errorf("WithSystem modified its input: %v", user)
 	}
-	sys := []Message{{"system", "mine"}, {"user", "hi"}}
-	if got := WithSystem(sys, "S"); !slices.Equal(got, sys) {
+	sys := []Message{{Role: "system", Content: "mine"}, {Role: "user", Content: "hi"}}
+	if got := WithSystem(sys, "S"); !reflect.DeepEqual(got, sys) {
 		t.Errorf("WithSystem(system first) = %v, want it unchanged", got)
 	}
-	if got := WithSystem(nil, "S"); !slices.Equal(got, []Message{{"system", "S"}}) {
+	if got := WithSystem(nil, "S"); !reflect.DeepEqual(got, []Message{{Role: "system", Content: "S"}}) {
 		t.Errorf("WithSystem(nil) = %v", got)
 	}
 }
@@ -124,7 +125,7 @@ func llama31System(date string) func([]Message) []Message {
 	preamble := "Cutting Knowledge Date: December 2023\nToday Date: " + date + "\n\n"
 	return func(msgs []Message) []Message {
 		if len(msgs) > 0 && msgs[0].Role == "system" {
-			return append([]Message{{"system", preamble + strings.TrimSpace(msgs[0].Content)}}, msgs[1:]...)
+			return append([]Message{{Role: "system", Content: preamble + strings.TrimSpace(msgs[0].Content)}}, msgs[1:]...)
 		}
 		return WithSystem(msgs, preamble)
 	}
