@@ -5,6 +5,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"zhiyan/chat"
 	"zhiyan/gguf"
@@ -18,8 +19,10 @@ type Engine struct {
 	File      *gguf.File
 	Model     *model.Model
 	Tokenizer *tokenizer.Tokenizer
-	Template  string      // tokenizer.chat_template, "" when absent
-	Format    chat.Format // the built-in format matching Template
+	Template  string         // tokenizer.chat_template, "" when absent
+	Format    chat.Format    // the built-in format matching Template
+	chatTmpl  *chat.Template // Template compiled, nil when absent or not renderable
+	tmplErr   error          // why Template did not compile
 }
 
 // Open maps a GGUF file and loads its model and tokenizer.
@@ -50,8 +53,53 @@ func New(f *gguf.File) (*Engine, error) {
 	if tok.VocabSize() > m.Config.Vocab {
 		return nil, fmt.Errorf("tokenizer has %d tokens but the model's output has %d", tok.VocabSize(), m.Config.Vocab)
 	}
-	tmpl, _ := f.String("tokenizer.chat_template")
-	return &Engine{File: f, Model: m, Tokenizer: tok, Template: tmpl, Format: chat.Detect(tmpl)}, nil
+	src, _ := f.String("tokenizer.chat_template")
+	e := &Engine{File: f, Model: m, Tokenizer: tok, Template: src, Format: chat.Detect(src)}
+	if src != "" {
+		// A template we cannot compile falls back to the built-in format it
+		// resembles; ChatPrompt reports the error if there is none.
+		e.chatTmpl, e.tmplErr = chat.ParseTemplate(src)
+	}
+	return e, nil
+}
+
+// ChatPrompt renders a conversation as the model expects it, ending with the
+// assistant's turn: with the model's own chat template when it has one, else
+// with the built-in format it resembles. The text is meant to be tokenized
+// with special tokens added and parsed; a BOS the template writes itself is
+// left out when the tokenizer adds one, so there is exactly one.
+func (e *Engine) ChatPrompt(msgs []chat.Message, thinking *bool) (string, error) {
+	if e.chatTmpl == nil {
+		if e.Format == chat.FormatNone {
+			if e.tmplErr != nil {
+				return "", fmt.Errorf("chat template: %w", e.tmplErr)
+			}
+			return "", fmt.Errorf("the model has no chat template")
+		}
+		return chat.Render(e.Format, msgs, true), nil
+	}
+	tok := e.Tokenizer
+	bos := tokenText(tok, tok.BOS())
+	text, err := e.chatTmpl.Render(msgs, chat.RenderOptions{
+		AddGenerationPrompt: true,
+		BOSToken:            bos,
+		EOSToken:            tokenText(tok, tok.EOS()),
+		EnableThinking:      thinking,
+	})
+	if err != nil {
+		return "", fmt.Errorf("chat template: %w", err)
+	}
+	if tok.AddBOS() && bos != "" {
+		text = strings.TrimPrefix(text, bos)
+	}
+	return text, nil
+}
+
+func tokenText(tok *tokenizer.Tokenizer, id int32) string {
+	if id < 0 || int(id) >= tok.VocabSize() {
+		return ""
+	}
+	return string(tok.Piece(id))
 }
 
 // Close unmaps the file; the Engine must not be used afterwards.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"zhiyan/chat"
 	"zhiyan/internal/golden"
 	"zhiyan/model"
 	"zhiyan/sample"
@@ -107,5 +108,29 @@ func TestGenerateCancelledAndErrors(t *testing.T) {
 	r, err = s.Generate(context.Background(), []int32{1, 2, 3}, Options{Sampler: sample.New(sample.Params{Temperature: 0}, e.Model.Config.Vocab)}, func(string) error { return nil })
 	if err != nil || r.Reason != "length" || s.State.Pos() != 16 {
 		t.Errorf("at the end of the context: %+v, pos %d, %v", r, s.State.Pos(), err)
+	}
+}
+
+// TestChatPrompt renders the golden chat through the model's own template
+// and gets the prompt llama.cpp's goldens were made from, token for token.
+func TestChatPrompt(t *testing.T) {
+	e := openGolden(t)
+	msgs := []chat.Message{
+		{Role: "system", Content: "You are a helpful assistant."},
+		{Role: "user", Content: "你好！请用一句话介绍一下你自己。"},
+		{Role: "assistant", Content: "我是一个乐于助人的AI助手。"},
+		{Role: "user", Content: "What is 2+2? Answer briefly."},
+	}
+	got, err := e.ChatPrompt(msgs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n你好！请用一句话介绍一下你自己。<|im_end|>\n" +
+		"<|im_start|>assistant\n我是一个乐于助人的AI助手。<|im_end|>\n<|im_start|>user\nWhat is 2+2? Answer briefly.<|im_end|>\n<|im_start|>assistant\n"
+	if got != want {
+		t.Errorf("ChatPrompt:\n%q\nwant\n%q", got, want)
+	}
+	if ids := e.Tokenizer.Encode(got, true, true); len(ids) != 127 || ids[0] != 4001 {
+		t.Errorf("%d tokens starting %v, want the golden's 127 starting with <|im_start|> (4001)", len(ids), ids[:3])
 	}
 }

@@ -91,10 +91,11 @@ type runner struct {
 }
 
 // prompt renders the conversation so far plus the new user message.
-// It reports whether the chat template was used.
-func (r *runner) prompt(user string) (string, bool) {
-	if r.st.raw || r.e.Format == chat.FormatNone {
-		return user, false
+// It reports whether the chat template was used: not with --raw, nor for
+// models without one (base models), which get the text as it is.
+func (r *runner) prompt(user string) (string, bool, error) {
+	if r.st.raw || (r.e.Template == "" && r.e.Format == chat.FormatNone) {
+		return user, false, nil
 	}
 	var msgs []chat.Message
 	if r.st.system != "" {
@@ -102,13 +103,17 @@ func (r *runner) prompt(user string) (string, bool) {
 	}
 	msgs = append(msgs, r.history...)
 	msgs = append(msgs, chat.Message{Role: "user", Content: user})
-	return chat.Render(r.e.Format, msgs, true), true
+	text, err := r.e.ChatPrompt(msgs, nil)
+	return text, true, err
 }
 
 // answer generates a reply to one user message, streaming it to r.out.
 // Cancelling ctx (Ctrl-C) ends the answer, keeping what was said.
 func (r *runner) answer(ctx context.Context, user string) error {
-	text, templated := r.prompt(user)
+	text, templated, err := r.prompt(user)
+	if err != nil {
+		return err
+	}
 	tokens := r.e.Tokenizer.Encode(text, true, templated)
 	sampler := sample.New(r.st.params, r.e.Model.Config.Vocab)
 	var reply strings.Builder
