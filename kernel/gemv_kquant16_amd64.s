@@ -1,10 +1,13 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "gemv_kquant_amd64.h"
 
 // Row-dot kernels for the K-quants with one scale per 16 quants (Q6_K, Q3_K,
-// Q2_K) against Q8_K activations; see gemv_kquant_amd64.go. Register use
-// (as in gemv_kquant_amd64.s):
+// Q2_K) against Q8_K activations; see gemv_kquant_amd64.go. Q6_K, common
+// in Q4_K_M and Q5_K_M files, goes four rows at a time as Q4_K does (see
+// gemv_kquant_amd64.h); Q3_K and Q2_K go one row at a time, prefetching four
+// rows ahead, with the registers
 //
 //	DI  out cursor           CX  end of out
 //	SI  current weight row   R8  rowBytes
@@ -20,7 +23,8 @@
 // the scales apply, so that every lane holds a partial sum of the true
 // products, as in tensor.VecDot. A 32-byte group of activations covers two
 // 16-quant sub-blocks, one per lane, so the lane-wise scale layout of Y3
-// gives each group its two scales with a single VPSHUFB.
+// gives each group its two scales with a single VPSHUFB (Q6_K keeps a row's
+// scale vector on the stack).
 
 // kqWordBcast entry k (32 bytes) is a VPSHUFB mask that copies 16-bit word k
 // of each 128-bit lane to all eight words of that lane.
@@ -71,7 +75,9 @@ GLOBL kqBytes30<>(SB), RODATA|NOPTR, $32
 
 DATA kqBytes20<>+0(SB)/8, $0x2020202020202020
 DATA kqBytes20<>+8(SB)/8, $0x2020202020202020
-GLOBL kqBytes20<>(SB), RODATA|NOPTR, $16
+DATA kqBytes20<>+16(SB)/8, $0x2020202020202020
+DATA kqBytes20<>+24(SB)/8, $0x2020202020202020
+GLOBL kqBytes20<>(SB), RODATA|NOPTR, $32
 
 // Q3_K scale decoding: kqQ3Hi repeats scale bytes 8–11, kqQ3Shift moves the
 // two bits of scales 4q…4q+3 (bits 2q, 2q+1) to the bottom of each byte.
@@ -113,6 +119,13 @@ GLOBL kqQ3Shift<>(SB), RODATA|NOPTR, $16
 	CMPQ DI, CX; \
 	JB loop
 
+// KQ_PREFETCH1 requests the lines four rows ahead at the current block
+// (blocks of up to 128 bytes), so that rows too short for the hardware
+// prefetchers come from memory at speed.
+#define KQ_PREFETCH1 \
+	PREFETCHT0 (R10)(R8*4); \
+	PREFETCHT0 64(R10)(R8*4)
+
 // SCALES16 takes 16 signed byte scales in X2 and sets Y3 (see above).
 #define SCALES16 \
 	VPSHUFB kqEvenOdd<>(SB), X2, X2; \
@@ -123,16 +136,6 @@ GLOBL kqQ3Shift<>(SB), RODATA|NOPTR, $16
 // where moff = 32g, and adds them to acc.
 #define GROUP(q, aoff, moff, acc) \
 	VPMADDUBSW aoff(R11), q, q; \
-	VPSHUFB kqWordBcast<>+moff(SB), Y3, Y9; \
-	VPMADDWD Y9, q, q; \
-	VPADDD q, acc, acc
-
-// GROUPOFF is GROUP for quants stored with an offset (Y1 holds it as bytes):
-// it subtracts offset·(each pair of activations) from the pair sums.
-#define GROUPOFF(q, aoff, moff, acc) \
-	VPMADDUBSW aoff(R11), q, q; \
-	VPMADDUBSW aoff(R11), Y1, Y0; \
-	VPSUBW Y0, q, q; \
 	VPSHUFB kqWordBcast<>+moff(SB), Y3, Y9; \
 	VPMADDWD Y9, q, q; \
 	VPADDD q, acc, acc
@@ -150,62 +153,138 @@ GLOBL kqQ3Shift<>(SB), RODATA|NOPTR, $16
 	CMPQ R11, R9; \
 	JB loop
 
-// Q6K_HALF: quants 128n…128n+127 of a Q6_K block. Quant 32k+l takes its low
-// four bits from ql[l] (k even) or ql[l+32] (k odd), low nibble for k < 2,
-// and bits 2k, 2k+1 of qh[l] as bits 4–5. Y12 holds 0x30 bytes.
+// Q6K_MUL does one row's share of a Q6_K group of 32 quants: it puts their
+// low four bits (Y0) and top two (Y1, at bits 4–5 once masked) together,
+// multiplies them by the group's activations (Y4), takes off 32·(pair sums
+// of the activations) (Y9), so that the quants act as stored minus 32,
+// weights the two 16-quant halves by the row's scales 2g and 2g+1 (its scale
+// vector at sv(SP), Y3 the group's VPSHUFB mask) and adds to acc.
+#define Q6K_MUL(sv, acc) \
+	VPAND      Y10, Y1, Y1; \
+	VPOR       Y1, Y0, Y0; \
+	VPMADDUBSW Y4, Y0, Y0; \
+	VPSUBW     Y9, Y0, Y0; \
+	VMOVDQU    sv(SP), Y2; \
+	VPSHUFB    Y3, Y2, Y2; \
+	VPMADDWD   Y2, Y0, Y0; \
+	VPADDD     Y0, acc, acc
+
+// Q6K_LO and Q6K_HI load a row's ql bytes at ql (low or high nibbles) and
+// its qh bytes at qh for Q6K_MUL, LO shifting them left by ls, HI leaving
+// the shift to the caller.
+#define Q6K_LO(ql, qh, ls) \
+	VMOVDQU ql, Y0; \
+	VPAND   Y15, Y0, Y0; \
+	VMOVDQU qh, Y1; \
+	VPSLLW  $ls, Y1, Y1
+
+#define Q6K_HI(ql, qh) \
+	VMOVDQU ql, Y0; \
+	VPSRLW  $4, Y0, Y0; \
+	VPAND   Y15, Y0, Y0; \
+	VMOVDQU qh, Y1
+
+// Q6K_GROUP_LO and _HI: quants 128n+32k…+31 of the four rows. Quant 32k+l
+// of a half takes its low four bits from ql[l] (k even) or ql[l+32] (k
+// odd), low nibble for k < 2, and bits 2k, 2k+1 of qh[l] as bits 4–5.
+// Q6K_OFFSETS loads the group's activations, mask and offset sums once for
+// the four rows.
+#define Q6K_OFFSETS(n, k) \
+	VMOVDQU    4+128*n+32*k(R12), Y4; \
+	VMOVDQU    kqWordBcast<>+128*n+32*k(SB), Y3; \
+	VMOVDQU    kqBytes20<>(SB), Y9; \
+	VPMADDUBSW Y4, Y9, Y9
+
+#define Q6K_GROUP_LO(n, k, ql, ls) \
+	Q6K_OFFSETS(n, k); \
+	Q6K_LO(ql(R10), 128+32*n(R10), ls); \
+	Q6K_MUL(0, Y5); \
+	Q6K_LO(ql(R10)(DX*1), 128+32*n(R10)(DX*1), ls); \
+	Q6K_MUL(32, Y6); \
+	Q6K_LO(ql(R10)(DX*2), 128+32*n(R10)(DX*2), ls); \
+	Q6K_MUL(64, Y7); \
+	Q6K_LO(ql(R10)(R11*1), 128+32*n(R10)(R11*1), ls); \
+	Q6K_MUL(96, Y8)
+
+#define Q6K_GROUP_HI(n, k, ql, SHIFT) \
+	Q6K_OFFSETS(n, k); \
+	Q6K_HI(ql(R10), 128+32*n(R10)); \
+	SHIFT; \
+	Q6K_MUL(0, Y5); \
+	Q6K_HI(ql(R10)(DX*1), 128+32*n(R10)(DX*1)); \
+	SHIFT; \
+	Q6K_MUL(32, Y6); \
+	Q6K_HI(ql(R10)(DX*2), 128+32*n(R10)(DX*2)); \
+	SHIFT; \
+	Q6K_MUL(64, Y7); \
+	Q6K_HI(ql(R10)(R11*1), 128+32*n(R10)(R11*1)); \
+	SHIFT; \
+	Q6K_MUL(96, Y8)
+
+#define NOSHIFT
+#define SHIFT2 VPSRLW $2, Y1, Y1
+
 #define Q6K_HALF(n) \
-	VMOVDQU 64*n(R10), Y5; \
-	VMOVDQU 64*n+32(R10), Y6; \
-	VMOVDQU 128+32*n(R10), Y7; \
-	VPSLLW $4, Y7, Y8; \
-	VPAND Y12, Y8, Y8; \
-	VPAND Y15, Y5, Y4; \
-	VPOR Y8, Y4, Y4; \
-	GROUPOFF(Y4, 4+128*n, 128*n, Y10); \
-	VPSLLW $2, Y7, Y8; \
-	VPAND Y12, Y8, Y8; \
-	VPAND Y15, Y6, Y4; \
-	VPOR Y8, Y4, Y4; \
-	GROUPOFF(Y4, 4+128*n+32, 128*n+32, Y11); \
-	VPAND Y12, Y7, Y8; \
-	VPSRLW $4, Y5, Y4; \
-	VPAND Y15, Y4, Y4; \
-	VPOR Y8, Y4, Y4; \
-	GROUPOFF(Y4, 4+128*n+64, 128*n+64, Y10); \
-	VPSRLW $2, Y7, Y8; \
-	VPAND Y12, Y8, Y8; \
-	VPSRLW $4, Y6, Y4; \
-	VPAND Y15, Y4, Y4; \
-	VPOR Y8, Y4, Y4; \
-	GROUPOFF(Y4, 4+128*n+96, 128*n+96, Y11)
+	Q6K_GROUP_LO(n, 0, 64*n, 4); \
+	Q6K_GROUP_LO(n, 1, 64*n+32, 2); \
+	Q6K_GROUP_HI(n, 2, 64*n, NOSHIFT); \
+	Q6K_GROUP_HI(n, 3, 64*n+32, SHIFT2)
+
+// Q6K_SCALES stores the 16 scales of the row block at w, as words with the
+// even ones in the low lane and the odd ones in the high lane, at off(SP).
+#define Q6K_SCALES(w, off) \
+	VMOVDQU   w, X0; \
+	VPSHUFB   kqEvenOdd<>(SB), X0, X0; \
+	VPMOVSXBW X0, Y0; \
+	VMOVDQU   Y0, off(SP)
 
 // func gemvQ6KAVX2(out *float32, w, a *byte, rows, rowBytes, nb int)
-TEXT ·gemvQ6KAVX2(SB), NOSPLIT, $0-48
-	KQ_ARGS
-	VMOVDQU kqBytes30<>(SB), Y12
-	VPCMPEQB Y1, Y1, Y1
-	VPABSB Y1, Y1
-	VPSLLW $5, Y1, Y1
+//
+// Four rows at a time (see gemv_kquant_amd64.h): Y11–Y14 accumulate rows
+// 0–3, Y5–Y8 hold their block sums; for the current group of 32 quants Y4
+// holds the activations, Y9 their offset sums and Y3 the scale mask; Y10
+// holds 0x30 bytes. The frame holds each row's scale vector (32r(SP)) and,
+// at 128(SP), the rows' d·y.d (the odd lanes).
+TEXT ·gemvQ6KAVX2(SB), NOSPLIT, $160-48
+	KQ_ARGS4
 
-q6krow:
-	KQ_ROWSTART
+q6kgroup:
+	KQ_GROUP4(q6kdone, q6kfour)
 
 q6kblock:
-	MOVWLZX 208(R10), AX
-	VMOVD AX, X0
-	VCVTPH2PS X0, X0
-	VMULSS (R11), X0, X0
-	VBROADCASTSS X0, Y13
-	VMOVDQU 192(R10), X2
-	SCALES16
-	VPXOR Y10, Y10, Y10
-	VPXOR Y11, Y11, Y11
+	KQ_PREFETCH4_4
+
+	// d is the last two bytes of the block; the dword before it holds
+	// scales 14–15 too, whose conversions are not used.
+	VMOVD        206(R10), X0
+	VPINSRD      $1, 206(R10)(DX*1), X0, X0
+	VPINSRD      $2, 206(R10)(DX*2), X0, X0
+	VPINSRD      $3, 206(R10)(R11*1), X0, X0
+	VCVTPH2PS    X0, Y0
+	VBROADCASTSS (R12), Y1
+	VMULPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 128(SP)
+
+	Q6K_SCALES(192(R10), 0)
+	Q6K_SCALES(192(R10)(DX*1), 32)
+	Q6K_SCALES(192(R10)(DX*2), 64)
+	Q6K_SCALES(192(R10)(R11*1), 96)
+	VMOVDQU kqBytes30<>(SB), Y10
+	VPXOR   Y5, Y5, Y5
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+
 	Q6K_HALF(0)
 	Q6K_HALF(1)
-	BLOCKEND
-	NEXT(210, q6kblock)
 
-	KQ_ROWEND(q6krow)
+	KQ_BLOCKEND4(132)
+	KQ_NEXT4(210, q6kblock)
+
+	KQ_SUM4
+	KQ_STORE4(q6kgroup, q6ksingle)
+
+q6kdone:
 	VZEROUPPER
 	RET
 
@@ -238,6 +317,7 @@ q3krow:
 	KQ_ROWSTART
 
 q3kblock:
+	KQ_PREFETCH1
 	MOVWLZX 108(R10), AX
 	VMOVD AX, X0
 	VCVTPH2PS X0, X0
@@ -325,6 +405,7 @@ q2krow:
 	KQ_ROWSTART
 
 q2kblock:
+	KQ_PREFETCH1
 	VMOVD 80(R10), X0
 	VCVTPH2PS X0, X0
 	VBROADCASTSS (R11), X2

@@ -34,8 +34,12 @@ func init() {
 // that tensor.VecDot also adds (the min terms of Q4_K, Q5_K and Q2_K, taken
 // from the bsums as there, in lanes of their own), and the lanes are scaled
 // by d·y.d and accumulated in float32. So results match tensor.VecDot up to
-// float32 summation order. One row is done per pass: the per-row block
-// work (scales, mins, fp16 conversion) leaves nothing to share but loads.
+// float32 summation order. Q4_K, Q5_K and Q6_K go four rows at a time, so
+// that decoding streams four rows from memory with software prefetch (rows
+// of 2–4 KiB are too short for the hardware prefetchers: one at a time,
+// they came at half the speed of the legacy types); a last one to three
+// rows go one at a time through the same code, so a row's result does not
+// depend on the rows around it. Q3_K and Q2_K go one row at a time.
 //
 //go:noescape
 func gemvQ4KAVX2(out *float32, w, a *byte, rows, rowBytes, nb int)

@@ -10,8 +10,9 @@ import (
 
 // BenchmarkGemvKQuant times one thread's gemv over a whole weight matrix of
 // each K-quant type, fast kernel against the reference, reporting weight
-// GB/s. K-quant rows hold whole 256-element super-blocks, so the 896-wide
-// shape of Qwen2.5-0.5B is replaced by 1024.
+// GB/s, and from memory with one and two goroutines (see benchGemvDRAM).
+// K-quant rows hold whole 256-element super-blocks, so the 896-wide shape of
+// Qwen2.5-0.5B is replaced by 1024.
 func BenchmarkGemvKQuant(b *testing.B) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, typ := range kqTypes {
@@ -25,6 +26,7 @@ func BenchmarkGemvKQuant(b *testing.B) {
 			a := make([]byte, cols/tensor.QK_K*292)
 			tensor.QuantizeActivations(tensor.Q8_K, a, randFloats(rng, cols, 1))
 			out := make([]float32, rows)
+			benchGemvDRAM(b, typ, rows, cols, w, a)
 			for _, k := range []struct {
 				name string
 				f    gemvFunc

@@ -161,6 +161,30 @@ func checkGemvKQuant(t *testing.T, rng *rand.Rand, typ tensor.Type, n, rows, pad
 	}
 }
 
+// TestGemvKQuantRowIndependent checks that a row's result is bit-for-bit
+// the same whether it is computed alone or among others (the kernels work
+// on groups of rows), so MatMul's results do not depend on how rows are
+// split across threads.
+func TestGemvKQuantRowIndependent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const rows, n = 11, 1024
+	for _, typ := range kqTypes {
+		rb, _ := typ.RowBytes(n)
+		w := kqWeights(rng, typ, rows, n, rb)
+		a := make([]byte, n/tensor.QK_K*292)
+		quantizeActivations(tensor.Q8_K, a, kqFloats(rng, n))
+		all := make([]float32, rows)
+		gemv(typ)(all, w, rb, a, n)
+		for i := range rows {
+			var one [1]float32
+			gemv(typ)(one[:], w[i*rb:(i+1)*rb], rb, a, n)
+			if math.Float32bits(one[0]) != math.Float32bits(all[i]) {
+				t.Errorf("%s row %d: alone %g, among %d rows %g", typ, i, one[0], rows, all[i])
+			}
+		}
+	}
+}
+
 // TestQuantizeActivationsQ8K checks that the registered Q8_K activation
 // quantizer writes the same bytes as tensor.QuantizeActivations, on blocks
 // that probe each step: ties for the largest |x| in either order, NaNs and

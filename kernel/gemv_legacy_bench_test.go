@@ -10,9 +10,9 @@ import (
 
 // BenchmarkGemvLegacy times one thread's gemv over a whole weight matrix of
 // each legacy type, fast kernel against the reference, reporting weight
-// GB/s. The matrices fit in this machine's 32 MiB L3; "fast-dram" cycles
-// through enough copies (≥ 128 MiB) that the weights stream from memory, as
-// they do in decoding.
+// GB/s. The matrices fit in L3; the "dram" runs (one and two goroutines)
+// cycle through enough copies that the weights stream from memory, as they
+// do in decoding.
 func BenchmarkGemvLegacy(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, typ := range legacyTypes {
@@ -25,20 +25,7 @@ func BenchmarkGemvLegacy(b *testing.B) {
 			a := make([]byte, ab)
 			tensor.QuantizeActivations(at, a, lgFloats(rng, cols))
 			out := make([]float32, rows)
-			b.Run(fmt.Sprintf("%s/%dx%d/fast-dram", typ, rows, cols), func(b *testing.B) {
-				copies := make([][]byte, (128<<20)/len(w)+1)
-				for i := range copies {
-					copies[i] = append([]byte(nil), w...)
-				}
-				f := gemv(typ)
-				b.SetBytes(int64(len(w)))
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					f(out, copies[i%len(copies)], rb, a, cols)
-					i++
-				}
-			})
+			benchGemvDRAM(b, typ, rows, cols, w, a)
 			for _, k := range []struct {
 				name string
 				f    gemvFunc
