@@ -58,54 +58,34 @@ func checkFloatGemv(out []float32, w []byte, rowBytes int, a []byte, n, elemByte
 	}
 }
 
+// floatKernel is one float type's gemv: the assembly for the first n&^7
+// elements of each row, and the element decoder for the rest.
+type floatKernel struct {
+	elemBytes int
+	asm       func(out *float32, w *byte, rowBytes int, a *byte, rows, n int)
+	at        func(b []byte, j int) float32
+}
+
+var (
+	f32Kernel  = floatKernel{4, gemvF32AVX2, floatAt}
+	f16Kernel  = floatKernel{2, gemvF16AVX2, func(b []byte, j int) float32 { return tensor.FP16ToFP32(halfAt(b, j)) }}
+	bf16Kernel = floatKernel{2, gemvBF16AVX2, func(b []byte, j int) float32 { return tensor.BF16ToFP32(halfAt(b, j)) }}
+)
+
 func gemvF32(out []float32, w []byte, rowBytes int, a []byte, n int) {
-	checkFloatGemv(out, w, rowBytes, a, n, 4)
-	if len(out) == 0 {
-		return
-	}
-	n8 := n &^ 7
-	if n8 == 0 {
-		clear(out)
-	} else {
-		gemvF32AVX2(&out[0], &w[0], rowBytes, &a[0], len(out), n8)
-	}
-	if n8 == n {
-		return
-	}
-	for i := range out {
-		row, s := w[i*rowBytes:], out[i]
-		for j := n8; j < n; j++ {
-			s += floatAt(row, j) * floatAt(a, j)
-		}
-		out[i] = s
-	}
+	f32Kernel.gemv(out, w, rowBytes, a, n)
 }
 
 func gemvF16(out []float32, w []byte, rowBytes int, a []byte, n int) {
-	checkFloatGemv(out, w, rowBytes, a, n, 2)
-	if len(out) == 0 {
-		return
-	}
-	n8 := n &^ 7
-	if n8 == 0 {
-		clear(out)
-	} else {
-		gemvF16AVX2(&out[0], &w[0], rowBytes, &a[0], len(out), n8)
-	}
-	if n8 == n {
-		return
-	}
-	for i := range out {
-		row, s := w[i*rowBytes:], out[i]
-		for j := n8; j < n; j++ {
-			s += tensor.FP16ToFP32(halfAt(row, j)) * tensor.FP16ToFP32(halfAt(a, j))
-		}
-		out[i] = s
-	}
+	f16Kernel.gemv(out, w, rowBytes, a, n)
 }
 
 func gemvBF16(out []float32, w []byte, rowBytes int, a []byte, n int) {
-	checkFloatGemv(out, w, rowBytes, a, n, 2)
+	bf16Kernel.gemv(out, w, rowBytes, a, n)
+}
+
+func (k *floatKernel) gemv(out []float32, w []byte, rowBytes int, a []byte, n int) {
+	checkFloatGemv(out, w, rowBytes, a, n, k.elemBytes)
 	if len(out) == 0 {
 		return
 	}
@@ -113,7 +93,7 @@ func gemvBF16(out []float32, w []byte, rowBytes int, a []byte, n int) {
 	if n8 == 0 {
 		clear(out)
 	} else {
-		gemvBF16AVX2(&out[0], &w[0], rowBytes, &a[0], len(out), n8)
+		k.asm(&out[0], &w[0], rowBytes, &a[0], len(out), n8)
 	}
 	if n8 == n {
 		return
@@ -121,7 +101,7 @@ func gemvBF16(out []float32, w []byte, rowBytes int, a []byte, n int) {
 	for i := range out {
 		row, s := w[i*rowBytes:], out[i]
 		for j := n8; j < n; j++ {
-			s += tensor.BF16ToFP32(halfAt(row, j)) * tensor.BF16ToFP32(halfAt(a, j))
+			s += k.at(row, j) * k.at(a, j)
 		}
 		out[i] = s
 	}
