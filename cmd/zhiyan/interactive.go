@@ -59,6 +59,7 @@ func (c *ctrlCWatcher) Read(p []byte) (int, error) {
 
 type termReader struct {
 	fd    int
+	rw    io.ReadWriter
 	t     *term.Terminal
 	watch *ctrlCWatcher
 }
@@ -69,7 +70,7 @@ func newTermReader(in *os.File, out io.Writer) *termReader {
 		io.Reader
 		io.Writer
 	}{w, out}
-	return &termReader{fd: int(in.Fd()), t: term.NewTerminal(rw, ""), watch: w}
+	return &termReader{fd: int(in.Fd()), rw: rw, t: term.NewTerminal(rw, ""), watch: w}
 }
 
 // readLine puts the terminal in raw mode only while a line is edited, so
@@ -84,6 +85,11 @@ func (tr *termReader) readLine(prompt string) (string, error) {
 	tr.watch.saw = false
 	line, err := tr.t.ReadLine()
 	if err == io.EOF && tr.watch.saw {
+		// The terminal keeps the Ctrl-C in its buffer and would report it
+		// again: start a new one, keeping the history.
+		history := tr.t.History
+		tr.t = term.NewTerminal(tr.rw, "")
+		tr.t.History = history
 		return "", errInterrupt
 	}
 	return line, err
@@ -103,7 +109,7 @@ func (r *runner) interactive(in *os.File) error {
 		line, err := readMessage(lr)
 		switch {
 		case errors.Is(err, errInterrupt):
-			fmt.Fprintln(r.out, "Use Ctrl-D or /bye to leave.")
+			fmt.Fprintln(r.out, "\r\nUse Ctrl-D or /bye to leave.")
 			continue
 		case err == io.EOF:
 			return nil
