@@ -24,7 +24,7 @@ func scaleF32AVX2(x *float32, n int, s float32)
 // swigluF32 sets gate[i] = gate[i]/(1+e^−gate[i])·up[i].
 func swigluF32(gate, up []float32) {
 	up = up[:len(gate)]
-	if !hasFloatSIMD || len(gate) == 0 {
+	if !hasAVX2 || len(gate) == 0 {
 		swigluF32Go(gate, up)
 		return
 	}
@@ -36,7 +36,7 @@ func swigluF32(gate, up []float32) {
 // propagate NaN, which Softmax does not need: a NaN x[i] makes the sum, and
 // so every output, NaN anyway.
 func scaleMaxF32(x []float32, scale float32) float32 {
-	if !hasFloatSIMD || len(x) == 0 {
+	if !hasAVX2 || len(x) == 0 {
 		return scaleMaxF32Go(x, scale)
 	}
 	return scaleMaxF32AVX2(&x[0], len(x), scale)
@@ -45,7 +45,7 @@ func scaleMaxF32(x []float32, scale float32) float32 {
 // softmaxExpF32 sets x[i] = e^(x[i]−maxv) and returns Σ x[i], each term
 // converted to float64 and summed in four float64 lanes.
 func softmaxExpF32(x []float32, maxv float32) float64 {
-	if !hasFloatSIMD || len(x) == 0 {
+	if !hasAVX2 || len(x) == 0 {
 		return softmaxExpF32Go(x, maxv)
 	}
 	return softmaxExpF32AVX2(&x[0], len(x), maxv)
@@ -53,7 +53,7 @@ func softmaxExpF32(x []float32, maxv float32) float64 {
 
 // scaleF32 sets x[i] *= s, bit-identical to the Go loop.
 func scaleF32(x []float32, s float32) {
-	if !hasFloatSIMD || len(x) == 0 {
+	if !hasAVX2 || len(x) == 0 {
 		scaleF32Go(x, s)
 		return
 	}

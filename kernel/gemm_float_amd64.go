@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	if !hasFloatSIMD {
+	if !hasAVX2 {
 		return
 	}
 	gemmKernels[tensor.F32] = gemmF32

@@ -14,7 +14,7 @@ import (
 // TestGemmFloatRegistered makes sure a machine with AVX2, FMA and F16C
 // actually runs (and so tests) the float batch kernels.
 func TestGemmFloatRegistered(t *testing.T) {
-	if !hasFloatSIMD {
+	if !hasAVX2 {
 		t.Skip("CPU lacks AVX2, FMA or F16C")
 	}
 	for _, typ := range []tensor.Type{tensor.F32, tensor.F16, tensor.BF16} {

@@ -5,8 +5,6 @@ package kernel
 import (
 	"fmt"
 
-	"golang.org/x/sys/cpu"
-
 	"zhiyan/tensor"
 )
 
@@ -42,12 +40,8 @@ import (
 // at a time (4 × 8 accumulators of 8 lanes: each chunk load serves four
 // tokens, each broadcast eight rows).
 
-// hasGemmKQuantSIMD: AVX2 for the integer work, FMA, F16C for the fp16
-// scales (every AVX2 CPU has it; x/sys/cpu reports it anyway).
-var hasGemmKQuantSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
-
 func init() {
-	if !hasGemmKQuantSIMD {
+	if !hasAVX2 {
 		return
 	}
 	for _, k := range kquantGemms {

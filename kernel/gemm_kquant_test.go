@@ -15,7 +15,7 @@ import (
 // TestGemmKQuantRegistered makes sure a machine with AVX2, FMA and F16C
 // actually runs (and so tests) the K-quant batch kernels.
 func TestGemmKQuantRegistered(t *testing.T) {
-	if !hasGemmKQuantSIMD {
+	if !hasAVX2 {
 		t.Skip("CPU lacks AVX2, FMA or F16C")
 	}
 	for _, typ := range kqTypes {

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"golang.org/x/sys/cpu"
-
 	"zhiyan/tensor"
 )
 
@@ -36,12 +34,8 @@ import (
 // tokens for the chunk are prepared once (they stay in L2), then each 8-row
 // group is packed (into L1) and run over every token.
 
-// hasGemmLegacySIMD: AVX2 for VPMADDUBSW and friends, FMA, F16C for the
-// fp16 scales (every AVX2 CPU has it; x/sys/cpu reports it anyway).
-var hasGemmLegacySIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
-
 func init() {
-	if !hasGemmLegacySIMD {
+	if !hasAVX2 {
 		return
 	}
 	for _, k := range legacyGemms {

@@ -15,7 +15,7 @@ import (
 // TestGemmLegacyRegistered makes sure a machine with AVX2, FMA and F16C
 // actually runs (and so tests) the legacy batch kernels.
 func TestGemmLegacyRegistered(t *testing.T) {
-	if !hasGemmLegacySIMD {
+	if !hasAVX2 {
 		t.Skip("CPU lacks AVX2, FMA or F16C")
 	}
 	for _, typ := range legacyTypes {

@@ -6,19 +6,11 @@ import (
 	"encoding/binary"
 	"math"
 
-	"golang.org/x/sys/cpu"
-
 	"zhiyan/tensor"
 )
 
-// hasFloatSIMD reports whether the CPU can run the float kernels of
-// gemv_float_amd64.s and vec_amd64.s: AVX2 and FMA for the arithmetic, F16C
-// for VCVTPH2PS/VCVTPS2PH. Every AVX2 CPU made so far has F16C; it is checked
-// anyway because x/sys/cpu reports it.
-var hasFloatSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
-
 func init() {
-	if !hasFloatSIMD {
+	if !hasAVX2 {
 		return
 	}
 	gemvKernels[tensor.F32] = gemvF32

@@ -11,7 +11,7 @@ import (
 // TestFloatKernelsRegistered makes sure a machine with AVX2, FMA and F16C
 // actually runs (and so tests) the assembly kernels.
 func TestFloatKernelsRegistered(t *testing.T) {
-	if !hasFloatSIMD {
+	if !hasAVX2 {
 		t.Skip("CPU lacks AVX2, FMA or F16C")
 	}
 	for _, typ := range []tensor.Type{tensor.F32, tensor.F16, tensor.BF16} {

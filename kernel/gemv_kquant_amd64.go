@@ -3,18 +3,11 @@
 package kernel
 
 import (
-	"golang.org/x/sys/cpu"
-
 	"zhiyan/tensor"
 )
 
-// hasKQuantSIMD reports whether the CPU can run the K-quant kernels of
-// gemv_kquant*_amd64.s and quant_q8k_amd64.s: AVX2 for the integer work, FMA
-// for the accumulation and F16C for the fp16 block scales.
-var hasKQuantSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
-
 func init() {
-	if !hasKQuantSIMD {
+	if !hasAVX2 {
 		return
 	}
 	gemvKernels[tensor.Q4_K] = gemvQ4K

@@ -11,7 +11,7 @@ import (
 // TestKQuantKernelsRegistered makes sure that on a CPU with AVX2, FMA and
 // F16C the K-quant tests above exercise the assembly, not the reference.
 func TestKQuantKernelsRegistered(t *testing.T) {
-	if !hasKQuantSIMD {
+	if !hasAVX2 {
 		t.Skip("CPU lacks AVX2, FMA or F16C")
 	}
 	for _, typ := range kqTypes {

@@ -5,19 +5,11 @@ package kernel
 import (
 	"fmt"
 
-	"golang.org/x/sys/cpu"
-
 	"zhiyan/tensor"
 )
 
-// hasLegacySIMD reports whether the CPU can run gemv_legacy_amd64.s: AVX2 for
-// the integer dot products (VPMADDUBSW, VPMADDWD), FMA for the accumulation
-// and F16C for the fp16 scales. Every AVX2 CPU made so far has F16C; it is
-// checked anyway because x/sys/cpu reports it.
-var hasLegacySIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
-
 func init() {
-	if !hasLegacySIMD {
+	if !hasAVX2 {
 		return
 	}
 	gemvKernels[tensor.Q8_0] = legacyGemv(gemvQ8_0AVX2, tensor.Q8_0)

@@ -14,7 +14,7 @@ import (
 // TestLegacyKernelsRegistered makes sure a machine with AVX2, FMA and F16C
 // actually runs (and so tests) the legacy assembly kernels.
 func TestLegacyKernelsRegistered(t *testing.T) {
-	if !hasLegacySIMD {
+	if !hasAVX2 {
 		t.Skip("CPU lacks AVX2, FMA or F16C")
 	}
 	for _, typ := range legacyTypes {
@@ -34,7 +34,7 @@ func TestLegacyKernelsRegistered(t *testing.T) {
 // against gemvQ5_0AVX2 (same arithmetic, in the same order), which it runs
 // for longer rows.
 func TestGemvQ5_0Table(t *testing.T) {
-	if !hasLegacySIMD {
+	if !hasAVX2 {
 		t.Skip("CPU lacks AVX2, FMA or F16C")
 	}
 	rng := rand.New(rand.NewPCG(11, 12))

@@ -6,7 +6,7 @@ import "unsafe"
 
 // Fast element-wise float32 kernels for the forward pass and attention.
 // Each falls back to the portable code of vec.go when the CPU lacks AVX2/FMA
-// (hasFloatSIMD). Slices too short for the lengths implied by the first
+// (hasAVX2). Slices too short for the lengths implied by the first
 // argument panic, as the Go loops would.
 
 //go:noescape
@@ -30,7 +30,7 @@ func weightedSumF32AVX2(out, w, v *float32, np, stride, cols int)
 // dotF32 returns Σ a[i]·b[i] over len(a), summed in 32 float32 FMA lanes.
 func dotF32(a, b []float32) float32 {
 	b = b[:len(a)]
-	if !hasFloatSIMD || len(a) == 0 {
+	if !hasAVX2 || len(a) == 0 {
 		return dotF32Go(a, b)
 	}
 	return dotF32AVX2(&a[0], &b[0], len(a))
@@ -41,7 +41,7 @@ func dotF32(a, b []float32) float32 {
 // an FMA (it never does for the default GOAMD64=v1).
 func axpyF32(y []float32, alpha float32, x []float32) {
 	x = x[:len(y)]
-	if !hasFloatSIMD || len(y) == 0 {
+	if !hasAVX2 || len(y) == 0 {
 		axpyF32Go(y, alpha, x)
 		return
 	}
@@ -51,7 +51,7 @@ func axpyF32(y []float32, alpha float32, x []float32) {
 // addF32 sets dst[i] += x[i], bit-identical to Add.
 func addF32(dst, x []float32) {
 	x = x[:len(dst)]
-	if !hasFloatSIMD || len(dst) == 0 {
+	if !hasAVX2 || len(dst) == 0 {
 		addF32Go(dst, x)
 		return
 	}
@@ -62,7 +62,7 @@ func addF32(dst, x []float32) {
 // float32 (RMSNorm's sum); the float64 additions run in a different order
 // than a plain loop's.
 func sumSquaresF32(x []float32) float64 {
-	if !hasFloatSIMD || len(x) == 0 {
+	if !hasAVX2 || len(x) == 0 {
 		return sumSquaresF32Go(x)
 	}
 	return sumSquaresF32AVX2(&x[0], len(x))
@@ -72,7 +72,7 @@ func sumSquaresF32(x []float32) float64 {
 // to the Go loop.
 func scaleMulF32(dst, x []float32, s float32, w []float32) {
 	x, w = x[:len(dst)], w[:len(dst)]
-	if !hasFloatSIMD || len(dst) == 0 {
+	if !hasAVX2 || len(dst) == 0 {
 		scaleMulF32Go(dst, x, s, w)
 		return
 	}
@@ -85,7 +85,7 @@ func scaleMulF32(dst, x []float32, s float32, w []float32) {
 func dotsF32(dst, q, k []float32, stride int) {
 	checkDots(dst, q, k, stride)
 	n8 := len(q) &^ 7
-	if !hasFloatSIMD || len(dst) == 0 || n8 == 0 {
+	if !hasAVX2 || len(dst) == 0 || n8 == 0 {
 		dotsF32Go(dst, q, k, stride)
 		return
 	}
@@ -105,7 +105,7 @@ func dotsF32(dst, q, k []float32, stride int) {
 func weightedSumF32(out, w, v []float32, stride int) {
 	checkWeightedSum(out, w, v, stride)
 	c8 := len(out) &^ 7
-	if !hasFloatSIMD || c8 == 0 || len(w) == 0 {
+	if !hasAVX2 || c8 == 0 || len(w) == 0 {
 		weightedSumF32Go(out, w, v, stride)
 		return
 	}

@@ -18,5 +18,5 @@ func weightedSumF32(out, w, v []float32, stride int) {
 	weightedSumF32Go(out, w, v, stride)
 }
 
-// hasFloatSIMD is false: this build has no assembly kernels.
-const hasFloatSIMD = false
+// hasAVX2 is false: this build has no assembly kernels.
+const hasAVX2 = false

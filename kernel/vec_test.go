@@ -15,7 +15,7 @@ var vecLengths = []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1
 // sums 4 chains of n/4, so its bound is (n/4+13)·u·Σ|a·b|.
 func dotBound(n int, abs float64) float64 {
 	chains := 4
-	if hasFloatSIMD {
+	if hasAVX2 {
 		chains = 32
 	}
 	return float64(n/chains+13) * 0x1p-24 * abs

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ type ctrlCWatcher struct {
 
 func (c *ctrlCWatcher) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	if strings.IndexByte(string(p[:n]), 3) >= 0 {
+	if bytes.IndexByte(p[:n], 3) >= 0 {
 		c.saw = true
 	}
 	return n, err
