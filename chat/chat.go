@@ -1,6 +1,8 @@
 // Package chat renders a conversation into prompt text: with a model's own
 // Jinja chat template (Template, as Hugging Face does) or with a few built-in
-// formats (ChatML, Llama 3). It knows nothing about tokenizers or models.
+// formats (ChatML, Llama 3), and parses a model's reply back into reasoning,
+// answer and tool calls (OutputFormat, OutputParser). It knows nothing about
+// tokenizers or models.
 package chat
 
 import (

@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -63,12 +64,22 @@ func New(f *gguf.File) (*Engine, error) {
 	return e, nil
 }
 
+// PromptOptions are what a chat prompt carries besides the messages.
+type PromptOptions struct {
+	// Thinking, when set, switches the template's reasoning on or off
+	// (enable_thinking).
+	Thinking *bool
+	// Tools are OpenAI-style tool definitions, each as JSON.
+	Tools []json.RawMessage
+}
+
 // ChatPrompt renders a conversation as the model expects it, ending with the
 // assistant's turn: with the model's own chat template when it has one, else
-// with the built-in format it resembles. The text is meant to be tokenized
-// with special tokens added and parsed; a BOS the template writes itself is
-// left out when the tokenizer adds one, so there is exactly one.
-func (e *Engine) ChatPrompt(msgs []chat.Message, thinking *bool) (string, error) {
+// with the built-in format it resembles (which cannot present tools). The
+// text is meant to be tokenized with special tokens added and parsed; a BOS
+// the template writes itself is left out when the tokenizer adds one, so
+// there is exactly one.
+func (e *Engine) ChatPrompt(msgs []chat.Message, o PromptOptions) (string, error) {
 	if e.chatTmpl == nil {
 		if e.Format == chat.FormatNone {
 			if e.tmplErr != nil {
@@ -84,7 +95,8 @@ func (e *Engine) ChatPrompt(msgs []chat.Message, thinking *bool) (string, error)
 		AddGenerationPrompt: true,
 		BOSToken:            bos,
 		EOSToken:            tokenText(tok, tok.EOS()),
-		EnableThinking:      thinking,
+		EnableThinking:      o.Thinking,
+		Tools:               o.Tools,
 	})
 	if err != nil {
 		return "", fmt.Errorf("chat template: %w", err)

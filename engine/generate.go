@@ -43,10 +43,11 @@ type Options struct {
 
 // Result describes a finished generation.
 type Result struct {
-	PromptTokens     int    // prompt tokens evaluated (after prefix reuse)
-	CachedTokens     int    // prompt tokens reused from the cache
-	Tokens           int    // tokens generated
-	Reason           string // "stop" (end of turn or stop string), "length" or "cancelled"
+	PromptTokens     int           // prompt tokens evaluated (after prefix reuse)
+	CachedTokens     int           // prompt tokens reused from the cache
+	Tokens           int           // tokens generated
+	Reason           string        // "stop" (end of turn or stop string), "length" or "cancelled"
+	QueueDuration    time.Duration // waiting for a Scheduler's slot
 	PromptDuration   time.Duration
 	GenerateDuration time.Duration
 }

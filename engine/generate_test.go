@@ -121,7 +121,7 @@ func TestChatPrompt(t *testing.T) {
 		{Role: "assistant", Content: "我是一个乐于助人的AI助手。"},
 		{Role: "user", Content: "What is 2+2? Answer briefly."},
 	}
-	got, err := e.ChatPrompt(msgs, nil)
+	got, err := e.ChatPrompt(msgs, PromptOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

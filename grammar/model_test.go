@@ -4,10 +4,11 @@ import (
 	"math"
 	"testing"
 
-	"zhiyan/engine"
+	"zhiyan/gguf"
 	"zhiyan/internal/golden"
 	"zhiyan/model"
 	"zhiyan/sample"
+	"zhiyan/tokenizer"
 )
 
 // The golden qwen2-mini model (random weights, so close to uniform over the
@@ -18,13 +19,21 @@ func TestGoldenModelSampling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a model")
 	}
-	e, err := engine.Open(golden.Path(t, "qwen2-mini/qwen2-mini-F32.gguf"))
+	// The model and tokenizer without package engine, which imports this one.
+	f, err := gguf.Open(golden.Path(t, "qwen2-mini/qwen2-mini-F32.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	tok := e.Tokenizer
-	V := e.Model.Config.Vocab
+	defer f.Close()
+	m, err := model.Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := m.Config.Vocab
 	vocab := Vocab(tok.VocabSize(), tok.Piece, func(id int32) bool { return tok.IsControl(id) || tok.IsEOG(id) })
 	eos := tok.EOS()
 	if !tok.IsEOG(eos) || int(eos) >= V {
@@ -49,7 +58,7 @@ func TestGoldenModelSampling(t *testing.T) {
 		c := constraintFor(t, schema)
 		v := validator(t, schema)
 		for seed := range uint64(3) {
-			st := e.Model.NewState(model.Options{Context: 1024})
+			st := m.NewState(model.Options{Context: 1024})
 			if err := st.Forward(prompt, logits); err != nil {
 				t.Fatal(err)
 			}

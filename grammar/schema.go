@@ -28,6 +28,28 @@ func FromSchema(schema []byte) (*Constraint, error) {
 	return newConstraint(p), nil
 }
 
+// FromSchemaWithin is FromSchema for output that is prefix, then a value of
+// schema, then suffix: a tool call in the syntax a model was trained on,
+// such as "<tool_call>\n" + {"name": …, "arguments": …} + "\n</tool_call>".
+func FromSchemaWithin(schema []byte, prefix, suffix string) (*Constraint, error) {
+	doc, err := decodeJSON(schema)
+	if err != nil {
+		return nil, fmt.Errorf("grammar: schema is not valid JSON: %w", err)
+	}
+	subs := maxSubCompiles
+	c := &compiler{g: newGrammar(), doc: doc, refs: map[string]int32{}, subs: &subs}
+	v, err := c.schema(doc, "#")
+	if err != nil {
+		return nil, fmt.Errorf("grammar: %w", err)
+	}
+	seq := append(append(c.g.lit(prefix), v), c.g.lit(suffix)...)
+	p, err := c.g.finish(c.g.rule("root", seq).rule)
+	if err != nil {
+		return nil, fmt.Errorf("grammar: %w", err)
+	}
+	return newConstraint(p), nil
+}
+
 // compiler turns one schema document into a grammar.
 type compiler struct {
 	g    *grammar

@@ -97,3 +97,30 @@ func TestLargeBounds(t *testing.T) {
 		t.Error("a string past maxStringLen is accepted")
 	}
 }
+
+func TestFromSchemaWithin(t *testing.T) {
+	c, err := FromSchemaWithin([]byte(`{"type":"object","properties":{"name":{"const":"get_weather"},"arguments":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}},"required":["name","arguments"],"additionalProperties":false}`),
+		"<tool_call>\n", "\n</tool_call>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []struct {
+		text string
+		ok   bool
+	}{
+		{"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"北京\"}}\n</tool_call>", true},
+		{"<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"x\"}}\n</tool_call>", true},
+		{"{\"name\": \"get_weather\", \"arguments\": {\"city\": \"北京\"}}", false},
+		{"<tool_call>\n{\"name\": \"other\", \"arguments\": {\"city\": \"x\"}}\n</tool_call>", false},
+		{"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {}}\n</tool_call>", false},
+		{"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"x\"}}\n</tool_call", false},
+	} {
+		m := c.Matcher()
+		if got := m.Feed([]byte(x.text)) && m.Done(); got != x.ok {
+			t.Errorf("%q: accepted %v, want %v", x.text, got, x.ok)
+		}
+	}
+	if _, err := FromSchemaWithin([]byte(`{`), "a", "b"); err == nil {
+		t.Error("bad schema accepted")
+	}
+}

@@ -107,31 +107,35 @@ func (m *llama) matrixGroups() [][]*kernel.Matrix {
 	return gs
 }
 
-func (m *llama) forward(s *State, tokens []int32, pos int, logits []float32) {
-	c, p := m.c, s.pool
-	T, C, D := len(tokens), c.Embd, c.HeadDim
+func (m *llama) forward(b *Batch, steps []Step) {
+	c, p := m.c, b.pool
+	C, D := c.Embd, c.HeadDim
 	qDim, kvDim := c.Heads*D, c.KVHeads*D
-	x, xb := s.x[:T*C], s.xb[:T*C]
 	half := c.RopeDim / 2
 	attn := kernel.Attention{Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: D, Scale: c.AttnScale}
 
-	// x = token embeddings; the rotation angles of each position
-	for t, tok := range tokens {
-		m.tokenEmbd.Row(x[t*C:(t+1)*C], int(tok))
-		kernel.RopeAngles(s.cos[t*half:(t+1)*half], s.sin[t*half:(t+1)*half], pos+t, c.RopeBase, m.ropeFreqs)
+	// x = token embeddings, one row per token of every step in turn; the
+	// rotation angles of each token's position in its sequence
+	T := 0
+	for _, st := range steps {
+		for i, tok := range st.Tokens {
+			b.pos[T] = st.Seq.pos + i
+			m.tokenEmbd.Row(b.x[T*C:(T+1)*C], int(tok))
+			kernel.RopeAngles(b.cos[T*half:(T+1)*half], b.sin[T*half:(T+1)*half], b.pos[T], c.RopeBase, m.ropeFreqs)
+			T++
+		}
 	}
+	x, xb := b.x[:T*C], b.xb[:T*C]
 	for li := range m.layers {
 		l := &m.layers[li]
-		kCache := s.k[li*s.ctx*kvDim : (li+1)*s.ctx*kvDim]
-		vCache := s.v[li*s.ctx*kvDim : (li+1)*s.ctx*kvDim]
 
 		// attention: rmsnorm, q/k/v projections (+ biases), RoPE on q and k
 		// with the per-head q/k norm before or after it
 		for t := range T {
 			kernel.RMSNorm(xb[t*C:(t+1)*C], x[t*C:(t+1)*C], l.attnNorm, c.RMSEps)
 		}
-		q, k, v := s.q[:T*qDim], kCache[pos*kvDim:(pos+T)*kvDim], vCache[pos*kvDim:(pos+T)*kvDim]
-		p.MatMuls(xb, T, s.act, kernel.Product{Out: q, M: l.wq}, kernel.Product{Out: k, M: l.wk}, kernel.Product{Out: v, M: l.wv})
+		q, k, v := b.q[:T*qDim], b.kb[:T*kvDim], b.vb[:T*kvDim]
+		p.MatMuls(xb, T, b.act, kernel.Product{Out: q, M: l.wq}, kernel.Product{Out: k, M: l.wk}, kernel.Product{Out: v, M: l.wv})
 		for t := range T {
 			qt, kt, vt := q[t*qDim:(t+1)*qDim], k[t*kvDim:(t+1)*kvDim], v[t*kvDim:(t+1)*kvDim]
 			if l.bq != nil {
@@ -146,7 +150,7 @@ func (m *llama) forward(s *State, tokens []int32, pos int, logits []float32) {
 			if m.qkNorm == qkNormBeforeRope {
 				m.normHeads(l, qt, kt)
 			}
-			cos, sin := s.cos[t*half:(t+1)*half], s.sin[t*half:(t+1)*half]
+			cos, sin := b.cos[t*half:(t+1)*half], b.sin[t*half:(t+1)*half]
 			kernel.RoPE(qt, c.Heads, D, cos, sin, m.neox)
 			kernel.RoPE(kt, c.KVHeads, D, cos, sin, m.neox)
 			if m.qkNorm == qkNormAfterRope {
@@ -154,22 +158,34 @@ func (m *llama) forward(s *State, tokens []int32, pos int, logits []float32) {
 			}
 		}
 
-		// causal attention over the cache, output projection, residual
-		att := s.att[:T*qDim]
-		p.Attend(attn, att, q, kCache, vCache, T, pos, s.ctx, s.scores)
-		p.MatMul(xb, l.wo, att, T, s.act)
+		// each sequence: store its new keys and values, then causal
+		// attention over its cache
+		att := b.att[:T*qDim]
+		row := 0
+		for _, st := range steps {
+			n, s := len(st.Tokens), st.Seq
+			kCache := s.k[li*s.ctx*kvDim : (li+1)*s.ctx*kvDim]
+			vCache := s.v[li*s.ctx*kvDim : (li+1)*s.ctx*kvDim]
+			copy(kCache[s.pos*kvDim:(s.pos+n)*kvDim], k[row*kvDim:(row+n)*kvDim])
+			copy(vCache[s.pos*kvDim:(s.pos+n)*kvDim], v[row*kvDim:(row+n)*kvDim])
+			p.Attend(attn, att[row*qDim:(row+n)*qDim], q[row*qDim:(row+n)*qDim], kCache, vCache, n, s.pos, s.ctx, b.scores)
+			row += n
+		}
+
+		// output projection, residual
+		p.MatMul(xb, l.wo, att, T, b.act)
 		kernel.Add(x, xb)
 
 		// feed-forward: rmsnorm, down(silu(gate(x)) * up(x)), residual
 		for t := range T {
 			kernel.RMSNorm(xb[t*C:(t+1)*C], x[t*C:(t+1)*C], l.ffnNorm, c.RMSEps)
 		}
-		hb, hb2 := s.hb[:T*c.FFN], s.hb2[:T*c.FFN]
-		p.SwiGLU(xb, T, s.act, kernel.Product{Out: hb, M: l.gate}, kernel.Product{Out: hb2, M: l.up})
-		p.MatMul(xb, l.down, hb, T, s.act)
+		hb, hb2 := b.hb[:T*c.FFN], b.hb2[:T*c.FFN]
+		p.SwiGLU(xb, T, b.act, kernel.Product{Out: hb, M: l.gate}, kernel.Product{Out: hb2, M: l.up})
+		p.MatMul(xb, l.down, hb, T, b.act)
 		kernel.Add(x, xb)
 	}
-	m.logits(s, x, T, logits)
+	m.outputs(b, x, steps)
 }
 
 // normHeads applies the layer's q and k norms in place to every head of one
@@ -184,18 +200,54 @@ func (m *llama) normHeads(l *llamaLayer, q, k []float32) {
 	}
 }
 
-// logits applies the final norm and the output head to the rows of x that
-// the caller asked for: the last one, every one, or none.
-func (m *llama) logits(s *State, x []float32, T int, logits []float32) {
+// outputs applies the final norm to the rows the steps ask for, and the
+// output head to those that want logits. Several sequences' last rows go
+// through the head together, into the Batch's scratch rows.
+func (m *llama) outputs(b *Batch, x []float32, steps []Step) {
 	C, V := m.c.Embd, m.c.Vocab
-	rows := len(logits) / V
+	norm := func(dst []float32, row int) {
+		kernel.RMSNorm(dst, x[row*C:(row+1)*C], m.outputNorm, m.c.RMSEps)
+	}
+	if len(steps) == 1 && len(steps[0].Logits) > V {
+		// every row of the only step
+		T := len(steps[0].Tokens)
+		for r := range T {
+			norm(b.xb[r*C:(r+1)*C], r)
+		}
+		b.pool.MatMul(steps[0].Logits, m.output, b.xb[:T*C], T, b.act)
+		return
+	}
+	rows, first := 0, 0
+	for _, st := range steps {
+		T := len(st.Tokens)
+		switch {
+		case st.Hidden != nil:
+			for r := range T {
+				norm(st.Hidden[r*C:(r+1)*C], first+r)
+			}
+		case st.Logits != nil:
+			norm(b.xb[rows*C:(rows+1)*C], first+T-1)
+			rows++
+		}
+		first += T
+	}
 	if rows == 0 {
 		return
 	}
-	first := T - rows
-	xb := s.xb[:rows*C]
-	for r := range rows {
-		kernel.RMSNorm(xb[r*C:(r+1)*C], x[(first+r)*C:(first+r+1)*C], m.outputNorm, m.c.RMSEps)
+	if rows == 1 && b.rows == nil {
+		for _, st := range steps {
+			if st.Logits != nil {
+				b.pool.MatMul(st.Logits, m.output, b.xb[:C], 1, b.act)
+			}
+		}
+		return
 	}
-	s.pool.MatMul(logits, m.output, xb, rows, s.act)
+	b.pool.MatMul(b.rows[:rows*V], m.output, b.xb[:rows*C], rows, b.act)
+	r := 0
+	for _, st := range steps {
+		if st.Logits != nil {
+			copy(st.Logits, b.rows[r*V:(r+1)*V])
+			r++
+		}
+	}
 }

@@ -34,10 +34,10 @@ type Config struct {
 
 // network is one architecture's weights and forward pass.
 type network interface {
-	// forward runs tokens at positions pos.. through the network, writing
-	// the logits of the last token into logits (len V), or of every token
-	// (len T*V) when logits is long enough for all.
-	forward(s *State, tokens []int32, pos int, logits []float32)
+	// forward runs the steps' tokens (validated by Batch.Forward) through
+	// the network at their sequences' positions, storing keys and values in
+	// their caches and writing the logits or hidden states they ask for.
+	forward(b *Batch, steps []Step)
 	// matrixGroups lists the weight matrices, grouped as they are applied
 	// to one input together, for sizing scratch.
 	matrixGroups() [][]*kernel.Matrix

@@ -1,37 +1,11 @@
 package model
 
-import (
-	"fmt"
-
-	"zhiyan/kernel"
-)
-
-// State is one sequence being run through a model: its KV cache, position and
-// the scratch buffers of a forward pass, sized once so that decoding a token
-// allocates nothing. A State is not safe for concurrent use.
+// State is one sequence being run through a model on its own: a Batch with a
+// single Seq. A State is not safe for concurrent use.
 type State struct {
-	m        *Model
-	pool     *kernel.Pool
-	ctx      int // positions the cache holds
-	maxBatch int // tokens per forward step
-	pos      int // next position to fill
-
-	// KV cache: (L, ctx, KVHeads*D) each.
-	k, v []float32
-
-	// Activations of one step of up to maxBatch tokens (B).
-	x      []float32 // (B, C) residual stream
-	xb     []float32 // (B, C) normalized input of a sublayer
-	xb2    []float32 // (B, max(C, H*D)) sublayer output
-	q      []float32 // (B, H*D)
-	kb, vb []float32 // (B, KV*D) new keys and values
-	att    []float32 // (B, H*D) attention output
-	hb     []float32 // (B, FFN) gate, then silu(gate)*up
-	hb2    []float32 // (B, FFN) up
-	cos    []float32 // (B, RopeDim/2)
-	sin    []float32 // (B, RopeDim/2)
-	scores []float32 // attention scratch
-	act    []byte    // quantized activations for MatMul
+	b    *Batch
+	seq  *Seq
+	step [1]Step // Forward's argument, kept to not allocate per call
 }
 
 // Options size a State.
@@ -43,88 +17,75 @@ type Options struct {
 
 // NewState allocates a sequence for m.
 func (m *Model) NewState(o Options) *State {
-	c := m.Config
 	if o.Context <= 0 {
-		o.Context = c.ContextLen
+		o.Context = m.Config.ContextLen
 	}
 	if o.Batch <= 0 {
 		o.Batch = 512
 	}
-	o.Batch = min(o.Batch, o.Context)
-	B, qDim, kvDim := o.Batch, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	s := &State{
-		m: m, pool: kernel.NewPool(o.Threads), ctx: o.Context, maxBatch: B,
-		k:   make([]float32, c.Layers*o.Context*kvDim),
-		v:   make([]float32, c.Layers*o.Context*kvDim),
-		x:   make([]float32, B*c.Embd),
-		xb:  make([]float32, B*c.Embd),
-		xb2: make([]float32, B*max(c.Embd, qDim)),
-		q:   make([]float32, B*qDim),
-		kb:  make([]float32, B*kvDim),
-		vb:  make([]float32, B*kvDim),
-		att: make([]float32, B*qDim),
-		hb:  make([]float32, B*c.FFN),
-		hb2: make([]float32, B*c.FFN),
-		cos: make([]float32, B*c.RopeDim/2),
-		sin: make([]float32, B*c.RopeDim/2),
-	}
-	s.scores = make([]float32, s.pool.AttentionScratch(o.Context))
-	act := 0
-	for _, g := range m.net.matrixGroups() {
-		act = max(act, kernel.ActBytes(B, g...))
-	}
-	s.act = make([]byte, act)
-	return s
+	b := m.NewBatch(BatchOptions{Context: o.Context, Batch: min(o.Batch, o.Context), Threads: o.Threads})
+	return &State{b: b, seq: b.NewSeq(o.Context)}
 }
 
 // Close stops the State's worker goroutines.
-func (s *State) Close() { s.pool.Close() }
+func (s *State) Close() { s.b.Close() }
 
 // Pos is the number of tokens in the cache.
-func (s *State) Pos() int { return s.pos }
+func (s *State) Pos() int { return s.seq.pos }
 
 // Context is the number of positions the cache holds.
-func (s *State) Context() int { return s.ctx }
+func (s *State) Context() int { return s.seq.ctx }
 
 // Truncate forgets every position from pos on, so generation can resume there.
-func (s *State) Truncate(pos int) {
-	if pos < 0 || pos > s.pos {
-		panic(fmt.Sprintf("model: Truncate(%d) with %d positions", pos, s.pos))
-	}
-	s.pos = pos
-}
+func (s *State) Truncate(pos int) { s.seq.Truncate(pos) }
 
 // Forward appends tokens to the sequence and computes logits. With len(logits)
 // == V it gets those of the last token; with len(logits) == len(tokens)*V those
 // of every token, row by row.
 func (s *State) Forward(tokens []int32, logits []float32) error {
-	V := s.m.Config.Vocab
+	return s.run(tokens, logits, nil)
+}
+
+// Hidden appends tokens to the sequence and writes every token's final
+// normalized hidden state (len(tokens)*Embd floats) into hidden.
+func (s *State) Hidden(tokens []int32, hidden []float32) error {
+	return s.run(tokens, nil, hidden)
+}
+
+// run feeds tokens in chunks of the batch size; only the chunks that hold
+// requested rows compute them.
+func (s *State) run(tokens []int32, logits, hidden []float32) error {
+	V, C := s.b.m.Config.Vocab, s.b.m.Config.Embd
 	all := len(logits) == len(tokens)*V && len(tokens) > 1
-	if len(logits) != V && !all {
-		return fmt.Errorf("model: logits buffer of %d floats fits neither 1 nor %d rows of %d", len(logits), len(tokens), V)
+	if logits != nil && len(logits) != V && !all {
+		return errLogitsSize(len(logits), len(tokens), V)
+	}
+	if hidden != nil && len(hidden) != len(tokens)*C {
+		return errHiddenSize(len(hidden), len(tokens), C)
 	}
 	if len(tokens) == 0 {
-		return fmt.Errorf("model: no tokens")
+		return errNoTokens
 	}
-	if s.pos+len(tokens) > s.ctx {
-		return fmt.Errorf("model: %d tokens after position %d exceed the context of %d", len(tokens), s.pos, s.ctx)
+	if s.seq.pos+len(tokens) > s.seq.ctx {
+		return errContext(len(tokens), s.seq.pos, s.seq.ctx)
 	}
-	for _, t := range tokens {
-		if t < 0 || int(t) >= V {
-			return fmt.Errorf("model: token id %d is outside the vocabulary of %d", t, V)
-		}
-	}
-	for start := 0; start < len(tokens); start += s.maxBatch {
-		end := min(start+s.maxBatch, len(tokens))
-		var out []float32
+	for start := 0; start < len(tokens); start += s.b.maxBatch {
+		end := min(start+s.b.maxBatch, len(tokens))
+		st := Step{Seq: s.seq, Tokens: tokens[start:end]}
 		switch {
+		case hidden != nil:
+			st.Hidden = hidden[start*C : end*C]
 		case all:
-			out = logits[start*V : end*V]
+			st.Logits = logits[start*V : end*V]
 		case end == len(tokens):
-			out = logits
+			st.Logits = logits
 		}
-		s.m.net.forward(s, tokens[start:end], s.pos, out)
-		s.pos += end - start
+		s.step[0] = st
+		err := s.b.Forward(s.step[:])
+		s.step[0] = Step{}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -9,9 +9,8 @@ import (
 	"runtime"
 
 	"zhiyan/bench"
-	"zhiyan/gguf"
+	"zhiyan/engine"
 	"zhiyan/internal/progress"
-	"zhiyan/model"
 	"zhiyan/quantize"
 )
 
@@ -23,6 +22,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	tg := fs.Int("n", 32, "tokens for the decode test")
 	reps := fs.Int("r", 3, "repetitions")
 	threads := fs.Int("threads", runtime.NumCPU(), "threads")
+	parallel := fs.Int("parallel", 0, "measure N concurrent streams through the server's scheduler against one stream")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -41,27 +41,42 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	} else {
 		path, name = pos[0], filepath.Base(pos[0])
 	}
-	f, err := gguf.Open(path)
+	e, err := engine.Open(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	m, err := model.Load(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	defer e.Close()
+	c := bench.Config{Prompt: *pp, Gen: *tg, Reps: *reps, Threads: *threads,
+		Progress: func(step string) { fmt.Fprintf(stderr, "bench: %s\n", step) }}
+	if *parallel > 0 {
+		r, err := bench.Parallel(e, name, *parallel, c)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, r)
+		}
+		fmt.Fprintf(stdout, "model      %s, %d threads, prompts of %d tokens, %d generated per stream\n", r.Model, r.Threads, r.Prompt, r.Gen)
+		fmt.Fprintf(stdout, "1 stream   %8.1f tok/s  (min %.1f, max %.1f)\n", r.Single.Median, r.Single.Min, r.Single.Max)
+		fmt.Fprintf(stdout, "%d streams  %8.1f tok/s in all  (min %.1f, max %.1f)\n", r.Streams, r.Aggregate.Median, r.Aggregate.Min, r.Aggregate.Max)
+		fmt.Fprintf(stdout, "speed-up   %.2f×\n", r.Speedup)
+		return nil
 	}
-	r, err := bench.Run(m, name, bench.Config{Prompt: *pp, Gen: *tg, Reps: *reps, Threads: *threads,
-		Progress: func(step string) { fmt.Fprintf(stderr, "bench: %s\n", step) }})
+	r, err := bench.Run(e.Model, name, c)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return printJSON(stdout, r)
 	}
 	printReport(stdout, r)
 	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // benchModel returns the cached random-weight model of a shape, writing it

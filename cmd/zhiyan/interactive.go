@@ -17,6 +17,8 @@ const chatHelp = `Commands:
   /set temperature|top_k|top_p|min_p|repeat_penalty|presence_penalty|frequency_penalty|seed|num_predict VALUE
   /set system TEXT   set the system prompt (clears the conversation)
   /set verbose|quiet show or hide speeds after each answer
+  /set think|nothink switch a thinking model's reasoning on or off (enable_thinking);
+                     Qwen3 also reads /think and /no_think in a message
   /show              show the current settings
   /clear             forget the conversation
   /bye               leave (Ctrl-D too)
@@ -173,8 +175,12 @@ func (r *runner) command(line string) (bool, error) {
 		fmt.Fprintln(r.out, "Cleared the conversation.")
 	case "/show":
 		p := r.st.params
-		fmt.Fprintf(r.out, "temperature %g, top_k %d, top_p %g, min_p %g, repeat_penalty %g, presence_penalty %g, frequency_penalty %g, seed %d, num_predict %d\nsystem: %q\n",
-			p.Temperature, p.TopK, p.TopP, p.MinP, p.RepeatPenalty, p.PresencePenalty, p.FrequencyPenalty, p.Seed, r.st.maxTokens, r.st.system)
+		think := "the template's default"
+		if r.st.think != nil {
+			think = map[bool]string{true: "on", false: "off"}[*r.st.think]
+		}
+		fmt.Fprintf(r.out, "temperature %g, top_k %d, top_p %g, min_p %g, repeat_penalty %g, presence_penalty %g, frequency_penalty %g, seed %d, num_predict %d\nsystem: %q\nthinking: %s\n",
+			p.Temperature, p.TopK, p.TopP, p.MinP, p.RepeatPenalty, p.PresencePenalty, p.FrequencyPenalty, p.Seed, r.st.maxTokens, r.st.system, think)
 	case "/set":
 		return false, r.set(fields[1:], line)
 	default:
@@ -186,6 +192,16 @@ func (r *runner) command(line string) (bool, error) {
 func (r *runner) set(args []string, line string) error {
 	if len(args) == 1 && (args[0] == "verbose" || args[0] == "quiet") {
 		r.st.verbose = args[0] == "verbose"
+		return nil
+	}
+	if len(args) == 1 && (args[0] == "think" || args[0] == "nothink") {
+		on := args[0] == "think"
+		r.st.think = &on
+		msg := map[bool]string{true: "Thinking on.", false: "Thinking off."}[on]
+		if !strings.Contains(r.e.Template, "enable_thinking") {
+			msg += " (This model's chat template does not read enable_thinking.)"
+		}
+		fmt.Fprintln(r.out, msg)
 		return nil
 	}
 	if len(args) >= 1 && args[0] == "system" {

@@ -21,9 +21,17 @@ type command struct {
 var commands = []command{
 	{"run", "run MODEL.gguf [PROMPT]", "generate from a prompt, or chat when no prompt is given", runCmd},
 	{"show", "show [--json] MODEL.gguf", "describe a model file", showCmd},
+	{"pull", "pull [--source hf|modelscope|auto] NAME", "download a model: qwen3:0.6b, hf.co/USER/REPO[:QUANT], modelscope.cn/USER/REPO[:QUANT]", pullCmd},
+	{"list", "list [--catalog]", "list downloaded models, or the short names pull knows", listCmd},
+	{"rm", "rm NAME...", "delete models", rmCmd},
+	{"cp", "cp SOURCE DESTINATION", "give a model another name", cpCmd},
+	{"import", "import FILE.gguf NAME", "add a local GGUF file to the models", importCmd},
 	{"quantize", "quantize IN.gguf OUT.gguf TYPE", "requantize a model (Q8_0, Q4_0, Q4_K_M, Q6_K, …)", quantizeCmd},
 	{"bench", "bench [flags] (MODEL.gguf | --shape SHAPE --type TYPE)", "measure prefill and decode speed against the machine's limits", benchCmd},
+	{"serve", "serve [flags] [MODEL.gguf ...]", "serve models over HTTP: OpenAI (/v1) and Ollama (/api) APIs", serveCmd},
 	{"eval", "eval MODEL.gguf --prompt TEXT [--out LOGITS.f32] | --perplexity FILE", "print token ids and write logits; or measure perplexity", evalCmd},
+	{"train", "train [flags] DATA", "train a small Llama model from text (checkpoints, monitor, report, GGUF)", trainCmd},
+	{"tokenizer", "tokenizer train --vocab-size N [--out FILE.gguf] DATA", "train a byte-level BPE (or character) vocabulary", tokenizerCmd},
 }
 
 // errUsage marks errors whose message is already the whole story (flag

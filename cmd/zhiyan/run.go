@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 
+	"golang.org/x/term"
+
 	"zhiyan/chat"
 	"zhiyan/engine"
 	"zhiyan/model"
@@ -25,6 +27,7 @@ type runSettings struct {
 	maxTokens int
 	verbose   bool
 	raw       bool
+	think     *bool // enable_thinking for the template; nil leaves its default
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) error {
@@ -62,7 +65,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	n := min(*ctxLen, e.Model.Config.ContextLen)
 	sess := e.NewSession(model.Options{Context: n, Threads: *threads})
 	defer sess.Close()
-	r := &runner{e: e, sess: sess, st: st, out: stdout, errOut: stderr}
+	r := &runner{e: e, sess: sess, st: st, out: stdout, errOut: stderr, color: isTerminal(stdout)}
 	if len(pos) > 1 {
 		return r.answer(context.Background(), strings.Join(pos[1:], " "))
 	}
@@ -85,9 +88,10 @@ type runner struct {
 	e       *engine.Engine
 	sess    *engine.Session
 	st      runSettings
-	history []chat.Message
+	history []chat.Message // answers only: templates drop past reasoning anyway
 	out     io.Writer
 	errOut  io.Writer
+	color   bool // out is a terminal: dim the reasoning
 }
 
 // prompt renders the conversation so far plus the new user message.
@@ -103,7 +107,7 @@ func (r *runner) prompt(user string) (string, bool, error) {
 	}
 	msgs = append(msgs, r.history...)
 	msgs = append(msgs, chat.Message{Role: "user", Content: user})
-	text, err := r.e.ChatPrompt(msgs, nil)
+	text, err := r.e.ChatPrompt(msgs, engine.PromptOptions{Thinking: r.st.think})
 	return text, true, err
 }
 
@@ -116,22 +120,31 @@ func (r *runner) answer(ctx context.Context, user string) error {
 	}
 	tokens := r.e.Tokenizer.Encode(text, true, templated)
 	sampler := sample.New(r.st.params, r.e.Model.Config.Vocab)
-	var reply strings.Builder
+	// The terminal offers no tools; raw text is shown as it is.
+	var format chat.OutputFormat
+	if templated {
+		format = chat.DetectOutput(r.e.Template)
+		format.Tools = chat.ToolsNone
+	}
+	parser := format.NewParser(format.PromptOpensReasoning(text))
+	reply := &replyPrinter{w: r.out, color: r.color}
 	res, err := r.sess.Generate(ctx, tokens, engine.Options{
 		MaxTokens: r.st.maxTokens,
 		Stop:      r.e.Format.StopStrings(),
 		Sampler:   sampler,
 	}, func(s string) error {
-		reply.WriteString(s)
-		_, err := io.WriteString(r.out, s)
-		return err
+		return reply.print(parser.Add(s))
 	})
+	if perr := reply.print(parser.Finish()); err == nil {
+		err = perr
+	}
+	reply.endThinking()
 	fmt.Fprintln(r.out)
 	if err != nil {
 		return err
 	}
 	if templated {
-		r.history = append(r.history, chat.Message{Role: "user", Content: user}, chat.Message{Role: "assistant", Content: reply.String()})
+		r.history = append(r.history, chat.Message{Role: "user", Content: user}, chat.Message{Role: "assistant", Content: reply.answer.String()})
 	}
 	if r.st.verbose {
 		fmt.Fprintf(r.errOut, "prompt: %d tokens (%d cached), %.1f tokens/s; answer: %d tokens, %.1f tokens/s; %s\n",
@@ -139,6 +152,60 @@ func (r *runner) answer(ctx context.Context, user string) error {
 			res.Tokens, rate(res.Tokens, res.GenerateDuration.Seconds()), res.Reason)
 	}
 	return nil
+}
+
+// replyPrinter writes a reply as it streams: the reasoning under a
+// "Thinking…" header (dimmed on a terminal), then the answer.
+type replyPrinter struct {
+	w        io.Writer
+	color    bool
+	thinking bool // the reasoning block is open on screen
+	answer   strings.Builder
+}
+
+const (
+	ansiDim   = "\x1b[2m"
+	ansiReset = "\x1b[0m"
+)
+
+func (p *replyPrinter) print(d chat.Delta) error {
+	var b strings.Builder
+	if d.Reasoning != "" {
+		if !p.thinking {
+			p.thinking = true
+			if p.color {
+				b.WriteString(ansiDim)
+			}
+			b.WriteString("Thinking…\n")
+		}
+		b.WriteString(d.Reasoning)
+	}
+	if d.Content != "" {
+		b.WriteString(p.closing())
+		p.answer.WriteString(d.Content)
+		b.WriteString(d.Content)
+	}
+	_, err := io.WriteString(p.w, b.String())
+	return err
+}
+
+// endThinking closes the reasoning block when the reply ended inside it.
+func (p *replyPrinter) endThinking() { io.WriteString(p.w, p.closing()) }
+
+func (p *replyPrinter) closing() string {
+	if !p.thinking {
+		return ""
+	}
+	p.thinking = false
+	if p.color {
+		return "\n…done thinking." + ansiReset + "\n\n"
+	}
+	return "\n…done thinking.\n\n"
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func rate(n int, secs float64) float64 {

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"zhiyan/server"
+	"zhiyan/server/guard"
+)
+
+// stopServe, when set (by tests), stops `zhiyan serve` like a signal.
+var stopServe chan struct{}
+
+// shutdownGrace is how long in-flight requests may run after a signal.
+const shutdownGrace = 10 * time.Second
+
+func serveCmd(args []string, stdout, stderr io.Writer) error {
+	const usageLine = "serve [flags] [MODEL.gguf ...]"
+	fs := newFlags("serve", usageLine, stderr)
+	host := fs.String("host", envOr("ZHIYAN_HOST", "127.0.0.1"), "address to listen on (env ZHIYAN_HOST); other than loopback needs an API key")
+	port := fs.String("port", envOr("ZHIYAN_PORT", "11435"), "port to listen on, 0 for any free one (env ZHIYAN_PORT)")
+	dir := fs.String("models", "", "serve every .gguf file in this directory, named by its file name")
+	parallel := fs.Int("parallel", 0, "sequences each model decodes together (default 4)")
+	ctxLen := fs.Int("ctx", 0, "context length per sequence (default: the model's, at most 4096)")
+	threads := fs.Int("threads", 0, "threads per model (default: every core)")
+	keepAlive := fs.Duration("keep-alive", server.DefaultKeepAlive, "how long a model stays loaded after its last request; 0 unloads at once, negative never")
+	maxLoaded := fs.Int("max-loaded", 1, "models kept in memory at once")
+	var keys, hosts listFlag
+	fs.Var(&keys, "api-key", "require this API key as 'Authorization: Bearer KEY' (repeatable; env ZHIYAN_API_KEY, or ZHIYAN_API_KEYS comma-separated)")
+	fs.Var(&hosts, "allow-host", "also accept this Host header, e.g. a reverse proxy's name (repeatable)")
+	verbose := fs.Bool("verbose", false, "log debug details")
+	models, err := parseInterspersed(fs, args)
+	if err != nil {
+		return errUsage
+	}
+	if len(models) == 0 && *dir == "" {
+		fmt.Fprintln(stderr, "zhiyan serve: give at least one MODEL.gguf or --models DIR")
+		fs.Usage()
+		return errUsage
+	}
+	if k := os.Getenv("ZHIYAN_API_KEY"); k != "" {
+		keys = append(keys, k)
+	}
+	for _, k := range strings.Split(os.Getenv("ZHIYAN_API_KEYS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if p, err := strconv.Atoi(*port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("port %q is not a port number", *port)
+	}
+	addr := net.JoinHostPort(*host, *port)
+	if err := guard.RequireKeyOffLoopback(addr, len(keys)); err != nil {
+		return fmt.Errorf("%w (give --api-key KEY or set ZHIYAN_API_KEY)", err)
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	srv, err := server.New(server.Config{
+		Addr: addr, Models: models, ModelDir: *dir,
+		Parallel: *parallel, Context: *ctxLen, Threads: *threads,
+		KeepAlive: *keepAlive, MaxLoaded: *maxLoaded,
+		APIKeys: keys, AllowedHosts: hosts,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "zhiyan serving on http://%s\n", l.Addr())
+	return serveUntilSignal(srv, l, stderr)
+}
+
+// serveUntilSignal serves until SIGINT or SIGTERM, then shuts down
+// gracefully; a second signal stops waiting for in-flight requests.
+func serveUntilSignal(srv *server.Server, l net.Listener, stderr io.Writer) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case err := <-served:
+		return err
+	case <-sig:
+	case <-stopServe:
+	}
+	fmt.Fprintln(stderr, "zhiyan serve: shutting down (in-flight requests may finish; signal again to stop now)")
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	go func() {
+		select {
+		case <-sig:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := srv.Shutdown(ctx)
+	if serr := <-served; serr != nil {
+		return serr
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "zhiyan serve: requests still running were ended")
+		return nil
+	}
+	return err
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}

@@ -1,0 +1,141 @@
+package model
+
+import (
+	"math"
+	"testing"
+)
+
+// TestBatchMatchesSeparateStates: sequences run together — prefill of one
+// beside decode steps of others, at different positions — get the logits each
+// gets alone.
+func TestBatchMatchesSeparateStates(t *testing.T) {
+	for _, file := range []string{"llama-mini/llama-mini-Q8_0.gguf", "qwen2-mini/qwen2-mini-F32.gguf"} {
+		m := loadGolden(t, file)
+		V := m.Config.Vocab
+		prompts := [][]int32{
+			{1, 450, 298, 2668, 310, 278},
+			{1, 364, 2147},
+			{1, 304, 1233, 1812, 42, 43, 44, 45, 46},
+		}
+		const steps = 4
+		// alone: prompt, then the next tokens 7, 8, … one at a time
+		want := make([][][]float32, len(prompts))
+		for i, p := range prompts {
+			s := m.NewState(Options{Context: 32, Threads: 2})
+			for k := range steps + 1 {
+				logits := make([]float32, V)
+				in := p
+				if k > 0 {
+					in = []int32{int32(6 + k)}
+				}
+				if err := s.Forward(in, logits); err != nil {
+					t.Fatal(err)
+				}
+				want[i] = append(want[i], logits)
+			}
+			s.Close()
+		}
+
+		// together: sequence i starts i steps late, so prefills share passes
+		// with other sequences' decode steps
+		b := m.NewBatch(BatchOptions{Context: 32, Batch: 16, Seqs: len(prompts), Threads: 2})
+		defer b.Close()
+		seqs := make([]*Seq, len(prompts))
+		for i := range seqs {
+			seqs[i] = b.NewSeq(32)
+		}
+		done := make([]int, len(prompts))
+		for pass := 0; pass < steps+len(prompts); pass++ {
+			var st []Step
+			var who []int
+			for i, p := range prompts {
+				k := pass - i
+				if k < 0 || k > steps {
+					continue
+				}
+				in := p
+				if k > 0 {
+					in = []int32{int32(6 + k)}
+				}
+				st = append(st, Step{Seq: seqs[i], Tokens: in, Logits: make([]float32, V)})
+				who = append(who, i)
+			}
+			if err := b.Forward(st); err != nil {
+				t.Fatal(err)
+			}
+			for j, i := range who {
+				compareLogits(t, file, st[j].Logits, want[i][done[i]])
+				done[i]++
+			}
+		}
+	}
+}
+
+func compareLogits(t *testing.T, name string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("%s: logit %d = %g, want %g", name, i, got[i], want[i])
+		}
+	}
+}
+
+// TestHiddenIsWhatTheHeadSees: Hidden rows times the output matrix are the
+// logits.
+func TestHiddenIsWhatTheHeadSees(t *testing.T) {
+	m := loadGolden(t, "qwen2-mini/qwen2-mini-F32.gguf")
+	C, V := m.Config.Embd, m.Config.Vocab
+	tokens := []int32{1, 2, 3, 4}
+	s := m.NewState(Options{Context: 8})
+	defer s.Close()
+	hidden := make([]float32, len(tokens)*C)
+	if err := s.Hidden(tokens, hidden); err != nil {
+		t.Fatal(err)
+	}
+	s.Truncate(0)
+	logits := make([]float32, len(tokens)*V)
+	if err := s.Forward(tokens, logits); err != nil {
+		t.Fatal(err)
+	}
+	head := m.net.(*llama).output
+	row := make([]float32, C)
+	for r := range tokens {
+		for _, id := range []int{0, 7, V - 1} {
+			head.Row(row, id)
+			var dot float64
+			for i := range C {
+				dot += float64(row[i]) * float64(hidden[r*C+i])
+			}
+			if d := math.Abs(dot - float64(logits[r*V+id])); d > 1e-3 {
+				t.Errorf("row %d token %d: hidden·head = %g, logit %g", r, id, dot, logits[r*V+id])
+			}
+		}
+	}
+}
+
+func TestBatchErrors(t *testing.T) {
+	m := loadGolden(t, "llama-mini/llama-mini-Q4_0.gguf")
+	V := m.Config.Vocab
+	b := m.NewBatch(BatchOptions{Context: 8, Batch: 4, Seqs: 2})
+	defer b.Close()
+	s1, s2, s3 := b.NewSeq(8), b.NewSeq(8), b.NewSeq(8)
+	lg := func() []float32 { return make([]float32, V) }
+	for _, c := range []struct {
+		name  string
+		steps []Step
+	}{
+		{"too many tokens", []Step{{Seq: s1, Tokens: []int32{1, 2, 3}}, {Seq: s2, Tokens: []int32{1, 2}}}},
+		{"same sequence twice", []Step{{Seq: s1, Tokens: []int32{1}}, {Seq: s1, Tokens: []int32{2}}}},
+		{"too many logits", []Step{{Seq: s1, Tokens: []int32{1}, Logits: lg()}, {Seq: s2, Tokens: []int32{1}, Logits: lg()}, {Seq: s3, Tokens: []int32{1}, Logits: lg()}}},
+		{"all rows beside another", []Step{{Seq: s1, Tokens: []int32{1, 2}, Logits: make([]float32, 2*V)}, {Seq: s2, Tokens: []int32{1}}}},
+		{"empty step", []Step{{Seq: s1}}},
+		{"no steps", nil},
+	} {
+		if err := b.Forward(c.steps); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+		if s1.Pos()+s2.Pos()+s3.Pos() != 0 {
+			t.Fatalf("%s: positions moved", c.name)
+		}
+	}
+}

@@ -1,0 +1,448 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"zhiyan/chat"
+	"zhiyan/engine"
+)
+
+// modelFile is a servable model: a GGUF file and the name it is served as.
+type modelFile struct {
+	name    string
+	path    string
+	fromCLI bool // given on the command line (not found in ModelDir)
+	size    int64
+	modTime time.Time
+}
+
+// loadedModel is a model in memory with its scheduler.
+type loadedModel struct {
+	name, path string
+	ready      chan struct{} // closed when loading has finished
+	err        error         // why loading failed; set before ready is closed
+
+	eng     *engine.Engine
+	sched   *engine.Scheduler
+	out     chat.OutputFormat
+	size    int64  // of the file
+	kv      uint64 // estimated KV cache bytes
+	loadDur time.Duration
+
+	// Guarded by models.mu.
+	refs      int           // requests using it
+	lastUsed  time.Time     // for LRU eviction
+	keepAlive time.Duration // after the last request: 0 unload, < 0 forever
+	expires   time.Time     // zero while in use or kept forever
+	timer     *time.Timer
+}
+
+// models knows the servable models by name and keeps up to MaxLoaded of
+// them in memory: loaded on first use (concurrent first requests load once),
+// unloaded keep-alive after their last request, least recently used idle
+// ones evicted to make room.
+type models struct {
+	cfg *Config
+	log *slog.Logger
+	cli []modelFile // from Config.Models, by name
+
+	// memAvailable reports the memory available for a new model; ok false
+	// when unknown (then nothing is checked). Tests replace it.
+	memAvailable func() (bytes uint64, ok bool)
+
+	mu     sync.Mutex
+	loaded map[string]*loadedModel // including ones being loaded
+	closed bool
+
+	descMu sync.Mutex
+	desc   map[descKey]modelDescription
+}
+
+func newModels(cfg *Config, log *slog.Logger) (*models, error) {
+	ms := &models{cfg: cfg, log: log, loaded: map[string]*loadedModel{}, desc: map[descKey]modelDescription{}, memAvailable: memAvailable}
+	seen := map[string]string{}
+	for _, p := range cfg.Models {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", p, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("model %s: not a regular file", p)
+		}
+		name := modelName(p)
+		if err := checkName(name); err != nil {
+			return nil, fmt.Errorf("model %s: %w", p, err)
+		}
+		if prev, dup := seen[name]; dup {
+			return nil, fmt.Errorf("models %s and %s would both be named %q", prev, p, name)
+		}
+		seen[name] = p
+		ms.cli = append(ms.cli, modelFile{name: name, path: p, fromCLI: true, size: fi.Size(), modTime: fi.ModTime()})
+	}
+	if cfg.ModelDir != "" {
+		if fi, err := os.Stat(cfg.ModelDir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("models directory %s: not a directory", cfg.ModelDir)
+		}
+	}
+	return ms, nil
+}
+
+// modelName is the name a GGUF file is served as: its base name without
+// ".gguf".
+func modelName(path string) string {
+	base := filepath.Base(path)
+	if strings.HasSuffix(strings.ToLower(base), ".gguf") {
+		base = base[:len(base)-len(".gguf")]
+	}
+	return base
+}
+
+// checkName refuses names that could reach outside the model list.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("empty model name")
+	case len(name) > 255:
+		return fmt.Errorf("model name longer than 255 bytes")
+	case strings.ContainsAny(name, "/\\\x00"), strings.Contains(name, ".."):
+		return fmt.Errorf("model name %q may not contain path separators or \"..\"", name)
+	}
+	return nil
+}
+
+// list returns every servable model, sorted by name. Files in ModelDir are
+// read afresh, so models dropped there appear without a restart.
+func (ms *models) list() []modelFile {
+	out := slices.Clone(ms.cli)
+	have := map[string]bool{}
+	for _, m := range out {
+		have[m.name] = true
+	}
+	if ms.cfg.ModelDir != "" {
+		entries, err := os.ReadDir(ms.cfg.ModelDir)
+		if err != nil {
+			ms.log.Warn("cannot read the models directory", "dir", ms.cfg.ModelDir, "err", err)
+		}
+		for _, e := range entries {
+			name := modelName(e.Name())
+			if !strings.HasSuffix(strings.ToLower(e.Name()), ".gguf") || have[name] || checkName(name) != nil {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil || !fi.Mode().IsRegular() {
+				continue // symlinks and special files are not served
+			}
+			have[name] = true
+			out = append(out, modelFile{name: name, path: filepath.Join(ms.cfg.ModelDir, e.Name()), size: fi.Size(), modTime: fi.ModTime()})
+		}
+	}
+	slices.SortFunc(out, func(a, b modelFile) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// find resolves a requested name; ":latest" (which Ollama clients add) is
+// ignored.
+func (ms *models) find(name string) (modelFile, error) {
+	name = strings.TrimSuffix(name, ":latest")
+	if err := checkName(name); err != nil {
+		return modelFile{}, invalid("model", "%v", err)
+	}
+	for _, m := range ms.list() {
+		if m.name == name {
+			return m, nil
+		}
+	}
+	return modelFile{}, errModelNotFound(name)
+}
+
+// acquire returns the named model loaded, holding a reference until
+// release; and how long loading took (0 when it was already loaded).
+// keepAlive, when set, replaces the server default for this model.
+func (ms *models) acquire(ctx context.Context, name string, keepAlive *time.Duration) (*loadedModel, time.Duration, error) {
+	f, err := ms.find(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	ka := ms.cfg.KeepAlive
+	if keepAlive != nil {
+		ka = *keepAlive
+	}
+	for {
+		ms.mu.Lock()
+		if ms.closed {
+			ms.mu.Unlock()
+			return nil, 0, errShuttingDown
+		}
+		if m := ms.loaded[f.name]; m != nil {
+			select {
+			case <-m.ready:
+				if m.err == nil {
+					ms.use(m, ka)
+					ms.mu.Unlock()
+					return m, 0, nil
+				}
+			default:
+			}
+			ms.mu.Unlock()
+			select { // loading: wait for it, then look again
+			case <-m.ready:
+				if m.err != nil {
+					return nil, 0, m.err
+				}
+				continue
+			case <-ctx.Done():
+				return nil, 0, context.Cause(ctx)
+			}
+		}
+		if len(ms.loaded) >= max(ms.cfg.MaxLoaded, 1) {
+			victim := ms.idlest()
+			if victim == nil {
+				ms.mu.Unlock()
+				return nil, 0, errUnavailable("models_busy", fmt.Sprintf("%d models are loaded and all are in use (--max-loaded); try again later", len(ms.loaded)))
+			}
+			delete(ms.loaded, victim.name)
+			ms.mu.Unlock()
+			ms.unload(victim, "evicted to make room for "+f.name)
+			continue
+		}
+		m := &loadedModel{name: f.name, path: f.path, size: f.size, ready: make(chan struct{})}
+		ms.loaded[f.name] = m
+		ms.use(m, ka)
+		ms.mu.Unlock()
+		return ms.load(m)
+	}
+}
+
+// use takes a reference on m; ms.mu is held.
+func (ms *models) use(m *loadedModel, keepAlive time.Duration) {
+	m.refs++
+	m.keepAlive = keepAlive
+	m.expires = time.Time{}
+	if m.timer != nil {
+		m.timer.Stop()
+		m.timer = nil
+	}
+}
+
+// idlest returns the least recently used model nobody is using; ms.mu is held.
+func (ms *models) idlest() *loadedModel {
+	var best *loadedModel
+	for _, m := range ms.loaded {
+		select {
+		case <-m.ready:
+		default:
+			continue
+		}
+		if m.refs == 0 && (best == nil || m.lastUsed.Before(best.lastUsed)) {
+			best = m
+		}
+	}
+	return best
+}
+
+// load opens m's file and starts its scheduler; m is in ms.loaded and
+// referenced by the caller.
+func (ms *models) load(m *loadedModel) (*loadedModel, time.Duration, error) {
+	start := time.Now()
+	err := ms.open(m)
+	m.loadDur = time.Since(start)
+	ms.mu.Lock()
+	if err != nil {
+		delete(ms.loaded, m.name)
+		m.err = err
+	}
+	close(m.ready)
+	ms.mu.Unlock()
+	if err != nil {
+		ms.log.Error("cannot load model", "model", m.name, "err", err)
+		return nil, 0, err
+	}
+	ms.log.Info("loaded model", "model", m.name, "path", m.path, "context", m.sched.Context(), "took", m.loadDur.Round(time.Millisecond))
+	return m, m.loadDur, nil
+}
+
+func (ms *models) open(m *loadedModel) error {
+	if avail, ok := ms.memAvailable(); ok && uint64(m.size) > avail {
+		return errNoMemory(m.name, uint64(m.size), avail)
+	}
+	e, err := engine.Open(m.path)
+	if err != nil {
+		return fmt.Errorf("loading model %s: %w", m.name, err)
+	}
+	o := engine.SchedulerOptions{Parallel: ms.cfg.Parallel, Context: ms.cfg.Context, Threads: ms.cfg.Threads}
+	m.kv = kvBytes(e, o)
+	if avail, ok := ms.memAvailable(); ok && m.kv > avail {
+		e.Close()
+		return errNoMemory(m.name+"'s KV cache", m.kv, avail)
+	}
+	m.eng, m.sched = e, e.NewScheduler(o)
+	m.out = chat.DetectOutput(e.Template)
+	return nil
+}
+
+// kvBytes estimates the KV cache a scheduler allocates (float32 keys and
+// values for every slot and position), with the engine's defaults.
+func kvBytes(e *engine.Engine, o engine.SchedulerOptions) uint64 {
+	c := e.Model.Config
+	ctx := o.Context
+	if ctx <= 0 {
+		ctx = min(c.ContextLen, 4096)
+	}
+	slots := o.Parallel
+	if slots <= 0 {
+		slots = 4
+	}
+	return uint64(slots) * uint64(min(ctx, c.ContextLen)) * uint64(c.Layers) * uint64(c.KVHeads*c.HeadDim) * 2 * 4
+}
+
+func errNoMemory(what string, need, avail uint64) *apiError {
+	return &apiError{status: http.StatusInsufficientStorage, typ: "server_error", code: "insufficient_memory",
+		msg: fmt.Sprintf("not enough memory to load %s: it needs about %d MiB, %d MiB are available", what, need>>20, avail>>20)}
+}
+
+// release drops a reference; the last one starts the keep-alive.
+func (ms *models) release(m *loadedModel) {
+	ms.mu.Lock()
+	m.refs--
+	m.lastUsed = time.Now()
+	if m.refs > 0 || ms.loaded[m.name] != m {
+		ms.mu.Unlock()
+		return
+	}
+	switch {
+	case m.keepAlive == 0:
+		delete(ms.loaded, m.name)
+		ms.mu.Unlock()
+		ms.unload(m, "keep_alive 0")
+		return
+	case m.keepAlive > 0:
+		m.expires = m.lastUsed.Add(m.keepAlive)
+		m.timer = time.AfterFunc(m.keepAlive, func() { ms.expire(m) })
+	}
+	ms.mu.Unlock()
+}
+
+// expire unloads m if it is still idle and its keep-alive has passed.
+func (ms *models) expire(m *loadedModel) {
+	ms.mu.Lock()
+	if ms.loaded[m.name] != m || m.refs > 0 || m.expires.IsZero() || time.Now().Before(m.expires) {
+		ms.mu.Unlock()
+		return
+	}
+	delete(ms.loaded, m.name)
+	ms.mu.Unlock()
+	ms.unload(m, "keep_alive expired")
+}
+
+// unloadNow unloads the named model if nobody is using it (Ollama's
+// keep_alive 0 with an empty prompt), reporting whether it was loaded.
+func (ms *models) unloadNow(name string) bool {
+	ms.mu.Lock()
+	m := ms.loaded[strings.TrimSuffix(name, ":latest")]
+	if m == nil {
+		ms.mu.Unlock()
+		return false
+	}
+	if m.refs > 0 {
+		m.keepAlive = 0 // the last request unloads it
+		ms.mu.Unlock()
+		return true
+	}
+	delete(ms.loaded, m.name)
+	ms.mu.Unlock()
+	ms.unload(m, "keep_alive 0")
+	return true
+}
+
+func (ms *models) unload(m *loadedModel, why string) {
+	<-m.ready
+	if m.err != nil {
+		return
+	}
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	m.sched.Close()
+	m.eng.Close()
+	ms.log.Info("unloaded model", "model", m.name, "reason", why)
+}
+
+// running lists the loaded models, by name.
+func (ms *models) running() []*loadedModel {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	var out []*loadedModel
+	for _, m := range ms.loaded {
+		select {
+		case <-m.ready:
+			if m.err == nil {
+				out = append(out, m)
+			}
+		default:
+		}
+	}
+	slices.SortFunc(out, func(a, b *loadedModel) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// expiry is when an idle m will be unloaded: zero while in use, far in the
+// future when kept forever.
+func (ms *models) expiry(m *loadedModel) time.Time {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	switch {
+	case m.keepAlive < 0:
+		return time.Now().AddDate(100, 0, 0)
+	case m.refs > 0:
+		return time.Now().Add(m.keepAlive)
+	}
+	return m.expires
+}
+
+// closeAll unloads every model and refuses new loads.
+func (ms *models) closeAll() {
+	ms.mu.Lock()
+	ms.closed = true
+	all := make([]*loadedModel, 0, len(ms.loaded))
+	for _, m := range ms.loaded {
+		all = append(all, m)
+	}
+	clear(ms.loaded)
+	ms.mu.Unlock()
+	for _, m := range all {
+		ms.unload(m, "server shutting down")
+	}
+}
+
+// memAvailable reads MemAvailable from /proc/meminfo (Linux); elsewhere the
+// memory is unknown.
+func memAvailable() (uint64, bool) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
+			kb, err := strconv.ParseUint(fields[1], 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			return kb << 10, true
+		}
+	}
+	return 0, false
+}

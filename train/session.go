@@ -1,0 +1,147 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Files a run writes into its directory.
+const (
+	FileCheckpoint = "checkpoint.bin" // the latest state, to resume
+	FileLog        = "train.log"      // the log lines
+	FileMetrics    = "metrics.jsonl"  // one JSON record per step, evaluation and event
+	FileModel      = "model.gguf"     // the exported model
+)
+
+// RunOptions say where and how often a run saves its work.
+type RunOptions struct {
+	Dir             string
+	CheckpointEvery int           // steps between checkpoints (and report refreshes); 0 = only at the end
+	Export          ExportOptions // of the final model
+	Title           string        // of the report
+	Progress        func(done, total int)
+}
+
+// RunIn trains to the end with the run's files in o.Dir: the log, the
+// metrics, a checkpoint every CheckpointEvery steps, the report, and at the
+// end the model. When the monitor gives up, the report is written and the
+// last checkpoint (from before the failure) is kept.
+func (t *Trainer) RunIn(o RunOptions) (err error) {
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(o.Dir, FileLog), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer logf.Close()
+	metf, err := os.OpenFile(filepath.Join(o.Dir, FileMetrics), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer metf.Close()
+	enc := json.NewEncoder(metf)
+
+	prevStep := t.Hooks.Step
+	t.logAll = logf
+	defer func() { t.logAll, t.Hooks.Step = nil, prevStep }()
+	t.Hooks.Step = func(r StepRecord, events []Event) {
+		enc.Encode(struct {
+			Type string `json:"type"`
+			StepRecord
+		}{"step", r})
+		for _, e := range events {
+			enc.Encode(struct {
+				Type string `json:"type"`
+				Event
+			}{"event", e})
+		}
+		if prevStep != nil {
+			prevStep(r, events)
+		}
+	}
+	if t.Step == 0 {
+		t.logHeader()
+	} else {
+		t.logf("resuming at step %d of %d\n", t.Step, t.Opt.Steps)
+	}
+	title := o.Title
+	if title == "" {
+		title = "zhiyan training run"
+	}
+	evals := len(t.Evals)
+	saveEvals := func() {
+		for _, e := range t.Evals[evals:] {
+			enc.Encode(struct {
+				Type string `json:"type"`
+				EvalRecord
+			}{"eval", e})
+		}
+		evals = len(t.Evals)
+	}
+	for !t.Done() {
+		if _, _, err := t.TrainStep(); err != nil {
+			saveEvals()
+			t.logf("%v\nmonitor: %s\n", err, t.Summary())
+			if rerr := t.WriteReport(o.Dir, title); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			return err
+		}
+		saveEvals()
+		if o.Progress != nil {
+			o.Progress(t.Step, t.Opt.Steps)
+		}
+		if o.CheckpointEvery > 0 && t.Step%o.CheckpointEvery == 0 && !t.Done() {
+			if err := t.SaveCheckpoint(filepath.Join(o.Dir, FileCheckpoint)); err != nil {
+				return err
+			}
+			if err := t.WriteReport(o.Dir, title); err != nil {
+				return err
+			}
+		}
+	}
+	if n := len(t.Evals); n == 0 || !t.Evals[n-1].Full {
+		t.Evaluate(true)
+		saveEvals()
+	}
+	t.logf("monitor: %s\n", t.Summary())
+	if err := t.SaveCheckpoint(filepath.Join(o.Dir, FileCheckpoint)); err != nil {
+		return err
+	}
+	if err := t.WriteReport(o.Dir, title); err != nil {
+		return err
+	}
+	return t.Export(filepath.Join(o.Dir, FileModel), o.Export)
+}
+
+// Export writes the model in its current state.
+func (t *Trainer) Export(path string, o ExportOptions) error {
+	return Export(path, t.Opt.Model, t.Model.Params, t.Vocab, o)
+}
+
+// logHeader prints the settings as a table at the start of a run.
+func (t *Trainer) logHeader() {
+	o, c := t.Opt, t.Opt.Model
+	rows := [][2]string{
+		{"model", fmt.Sprintf("llama: dim %d, %d layers, %d heads / %d KV, FFN %d, context %d", c.Dim, c.Layers, c.Heads, c.KVHeads, c.FFN, c.Context)},
+		{"weights", fmt.Sprint(c.NumParams())},
+		{"vocabulary", fmt.Sprintf("%d tokens (%s)", c.Vocab, map[bool]string{true: "characters", false: "byte-level BPE"}[t.Vocab.IsChars()])},
+		{"data", fmt.Sprintf("%d training, %d validation tokens; unigram entropy %.4f", len(t.Data.Train), len(t.Data.Val), t.Unigram)},
+		{"batch", fmt.Sprintf("%d × %d tokens × %d accumulated = %d per step", o.Batch, c.Context, o.Accum, o.Batch*c.Context*o.Accum)},
+		{"steps", fmt.Sprintf("%d (%d tokens)", o.Steps, o.Steps*o.Batch*c.Context*o.Accum)},
+		{"learning rate", fmt.Sprintf("%g → %g, warmup %d, cosine", o.LR, o.MinLR, o.Warmup)},
+		{"AdamW", fmt.Sprintf("β1 %g, β2 %g, ε %g, weight decay %g (matrices)", o.AdamW.Beta1, o.AdamW.Beta2, o.AdamW.Eps, o.AdamW.WeightDecay)},
+		{"clip", fmt.Sprint(o.Clip)},
+		{"seed, threads", fmt.Sprintf("%d, %d", o.Seed, o.Threads)},
+		{"monitor", fmt.Sprintf("policy %s, z-window %d, spike z > %g", o.Monitor.Policy, o.Monitor.Window, o.Monitor.SpikeZ)},
+		{"started", time.Now().Format(time.RFC3339)},
+	}
+	for _, r := range rows {
+		t.logf("%-14s %s\n", r[0], r[1])
+	}
+}
