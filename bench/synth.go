@@ -40,6 +40,7 @@ var Shapes = []Shape{
 	{Name: "qwen2.5-0.5b", Arch: "qwen2", Layers: 24, Embd: 896, Heads: 14, KVHeads: 2, HeadDim: 64, FFN: 4864, Vocab: 151936, RopeBase: 1e6, RMSEps: 1e-6, QKVBias: true, ContextLen: 32768},
 	{Name: "qwen2.5-1.5b", Arch: "qwen2", Layers: 28, Embd: 1536, Heads: 12, KVHeads: 2, HeadDim: 128, FFN: 8960, Vocab: 151936, RopeBase: 1e6, RMSEps: 1e-6, QKVBias: true, ContextLen: 32768},
 	{Name: "qwen3-0.6b", Arch: "qwen3", Layers: 28, Embd: 1024, Heads: 16, KVHeads: 8, HeadDim: 128, FFN: 3072, Vocab: 151936, RopeBase: 1e6, RMSEps: 1e-6, QKNorm: true, ContextLen: 40960},
+	{Name: "ernie4.5-0.3b", Arch: "ernie4_5", Layers: 18, Embd: 1024, Heads: 16, KVHeads: 2, HeadDim: 128, FFN: 3072, Vocab: 103424, RopeBase: 5e5, RMSEps: 1e-5, ContextLen: 131072},
 	{Name: "llama3.2-1b", Arch: "llama", Layers: 16, Embd: 2048, Heads: 32, KVHeads: 8, HeadDim: 64, FFN: 8192, Vocab: 128256, RopeBase: 5e5, RMSEps: 1e-5, RopeFreqs: true, ContextLen: 131072},
 }
 

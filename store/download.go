@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -71,18 +69,18 @@ func (p *Puller) fetch(ctx context.Context, rf remoteFile, want Digest, file str
 		return Digest{}, err
 	}
 	err = t.run(ctx)
+	t.close()
 	if errors.Is(err, errRemoteChanged) {
 		// The partial file is of another version: start over once.
 		t.discard()
 		if t, err = p.openTransfer(rf, key, label); err == nil {
 			err = t.run(ctx)
+			t.close()
 		}
 	}
 	if err != nil {
-		t.close()
 		return Digest{}, err
 	}
-	t.close()
 	p.emit(Progress{Status: "verifying sha256 digest"})
 	got, size, err := hashFile(t.path, nil)
 	if err != nil {

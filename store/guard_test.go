@@ -40,10 +40,10 @@ func TestPublicIP(t *testing.T) {
 }
 
 func TestCheckURL(t *testing.T) {
-	np := newNetPolicy(false, "http://127.0.0.1:8080", "https://hf-mirror.com")
+	np := newNetPolicy(false, "http://127.0.0.1:8080", "https://mirror.example")
 	for raw, ok := range map[string]bool{
 		"http://127.0.0.1:8080/x":            true, // the configured endpoint
-		"https://hf-mirror.com/x":            true,
+		"https://mirror.example/x":           true,
 		"https://cdn-lfs.hf.co/x":            true,
 		"http://cdn-lfs.hf.co/x":             false,
 		"http://127.0.0.1:8081/x":            false,

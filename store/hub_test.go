@@ -104,11 +104,11 @@ func TestListingParsers(t *testing.T) {
 }
 
 func TestHubURLs(t *testing.T) {
-	e := endpoints{hf: "https://hf-mirror.com", ms: "https://modelscope.cn"}
+	e := endpoints{hf: "https://mirror.example", ms: "https://modelscope.cn"}
 	for _, tc := range []struct{ got, want string }{
-		{e.fileURL(HuggingFace, "Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf"), "https://hf-mirror.com/Qwen/Qwen3-0.6B-GGUF/resolve/main/Qwen3-0.6B-Q8_0.gguf"},
+		{e.fileURL(HuggingFace, "Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf"), "https://mirror.example/Qwen/Qwen3-0.6B-GGUF/resolve/main/Qwen3-0.6B-Q8_0.gguf"},
 		{e.fileURL(ModelScope, "Qwen/Qwen3-0.6B-GGUF", "Qwen3-0.6B-Q8_0.gguf"), "https://modelscope.cn/models/Qwen/Qwen3-0.6B-GGUF/resolve/master/Qwen3-0.6B-Q8_0.gguf"},
-		{e.listURL(HuggingFace, "a/b"), "https://hf-mirror.com/api/models/a/b/tree/main"},
+		{e.listURL(HuggingFace, "a/b"), "https://mirror.example/api/models/a/b/tree/main"},
 		{e.listURL(ModelScope, "a/b"), "https://modelscope.cn/api/v1/models/a/b/repo/files?Revision=master&Recursive=false"},
 	} {
 		if tc.got != tc.want {

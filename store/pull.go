@@ -33,7 +33,7 @@ type Options struct {
 	// when Hugging Face fails); "" reads $ZHIYAN_SOURCE, else auto.
 	Source string
 	// HFEndpoint is Hugging Face's base URL; "" reads $HF_ENDPOINT, as the
-	// official tools do (mirrors such as hf-mirror.com), else huggingface.co.
+	// official tools do (for a mirror), else huggingface.co.
 	HFEndpoint string
 	// HFToken is sent to the Hugging Face endpoint for gated and private
 	// repositories; "" reads $HF_TOKEN.

@@ -311,8 +311,13 @@ func (s *Store) Import(file, name string) (*Manifest, error) {
 // stageLocal puts a local file into tmp/ and hashes what landed there.
 func (s *Store) stageLocal(file string) (tmp string, d Digest, size int64, err error) {
 	tmp = filepath.Join(s.root, "tmp", fmt.Sprintf("import-%d-%d", os.Getpid(), time.Now().UnixNano()))
-	if err := os.Link(file, tmp); err != nil {
-		if err := copyFile(file, tmp); err != nil {
+	// Link the file itself: a hard link to a symlink would store the link.
+	src, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		return "", Digest{}, 0, err
+	}
+	if err := os.Link(src, tmp); err != nil {
+		if err := copyFile(src, tmp); err != nil {
 			os.Remove(tmp)
 			return "", Digest{}, 0, err
 		}

@@ -37,8 +37,17 @@ func TestImportListResolveCopyRemove(t *testing.T) {
 	if m.Digest != "sha256:"+sha256Hex(a) || m.Size != int64(len(a)) || m.Architecture != "llama" || m.Verified != VerifiedLocal {
 		t.Errorf("manifest %+v", m)
 	}
-	if _, err := s.Import(writeTemp(t, "b.gguf", b), "other"); err != nil {
+	// Through a relative symlink, which must not end up in the store as one.
+	bfile := writeTemp(t, "b.gguf", b)
+	link := filepath.Join(filepath.Dir(bfile), "link.gguf")
+	if err := os.Symlink("b.gguf", link); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.Import(link, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(s.BlobPath(digestFromHex(sha256Hex(b)))); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("blob imported through a symlink: %v, %v", fi, err)
 	}
 	if err := s.Copy("mine:v1", "hf.co/me/copy:q4_k_m"); err != nil {
 		t.Fatal(err)

@@ -29,7 +29,11 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	e, err := engine.Open(pos[0])
+	path, err := modelPath(pos[0], "", false, stderr)
+	if err != nil {
+		return err
+	}
+	e, err := engine.Open(path)
 	if err != nil {
 		return err
 	}

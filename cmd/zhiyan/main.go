@@ -19,8 +19,8 @@ type command struct {
 }
 
 var commands = []command{
-	{"run", "run MODEL.gguf [PROMPT]", "generate from a prompt, or chat when no prompt is given", runCmd},
-	{"show", "show [--json] MODEL.gguf", "describe a model file", showCmd},
+	{"run", "run MODEL [PROMPT]", "generate from a prompt, or chat when no prompt is given", runCmd},
+	{"show", "show [--json] MODEL", "describe a model file", showCmd},
 	{"pull", "pull [--source hf|modelscope|auto] NAME", "download a model: qwen3:0.6b, hf.co/USER/REPO[:QUANT], modelscope.cn/USER/REPO[:QUANT]", pullCmd},
 	{"list", "list [--catalog]", "list downloaded models, or the short names pull knows", listCmd},
 	{"rm", "rm NAME...", "delete models", rmCmd},

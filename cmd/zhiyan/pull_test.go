@@ -73,13 +73,12 @@ func TestPullListRun(t *testing.T) {
 		t.Fatalf("list: exit %d, %q %q", code, stdout, stderr)
 	}
 
-	path, err := store.ResolveModel("hf.co/some/repo:qwen2-mini.gguf")
-	if err != nil {
-		t.Fatal(err)
+	stdout, stderr, code = zhiyan(t, "run", "--seed", "1", "-n", "4", "hf.co/some/repo:qwen2-mini.gguf", "hello")
+	if code != 0 || strings.TrimSpace(stdout) == "" || strings.Contains(stderr, "pulling") {
+		t.Fatalf("run by name: exit %d, %q %q", code, stdout, stderr)
 	}
-	stdout, stderr, code = zhiyan(t, "run", "--seed", "1", "-n", "4", path, "hello")
-	if code != 0 || strings.TrimSpace(stdout) == "" {
-		t.Fatalf("run on the pulled file: exit %d, %q %q", code, stdout, stderr)
+	if stdout, stderr, code = zhiyan(t, "show", "hf.co/some/repo:qwen2-mini.gguf"); code != 0 || !strings.Contains(stdout, "qwen2") {
+		t.Fatalf("show by name: exit %d, %q %q", code, stdout, stderr)
 	}
 
 	// A second pull finds the file and downloads nothing.
@@ -110,6 +109,33 @@ func TestPullListRun(t *testing.T) {
 	}
 	if _, stderr, code = zhiyan(t, "rm", "nothere"); code != 1 || !strings.Contains(stderr, "not found") {
 		t.Errorf("rm of a missing name: exit %d %q", code, stderr)
+	}
+}
+
+// TestRunPullsOnFirstUse: run with a name the store lacks downloads it,
+// then chats with it; show does not download.
+func TestRunPullsOnFirstUse(t *testing.T) {
+	data, err := os.ReadFile(golden.Path(t, "qwen2-mini/qwen2-mini-F32.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := testHub(t, "some/repo", "qwen2-mini.gguf", data)
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("ZHIYAN_SOURCE", "")
+	t.Setenv("ZHIYAN_HOME", filepath.Join(t.TempDir(), "models"))
+	if _, stderr, code := zhiyan(t, "show", "hf.co/some/repo:qwen2-mini.gguf"); code != 1 || !strings.Contains(stderr, "not found") {
+		t.Errorf("show of a model not pulled: exit %d %q", code, stderr)
+	}
+	stdout, stderr, code := zhiyan(t, "run", "--seed", "1", "-n", "4", "hf.co/some/repo:qwen2-mini.gguf", "hello")
+	if code != 0 || strings.TrimSpace(stdout) == "" || !strings.Contains(stderr, "pulling") {
+		t.Fatalf("run of a model not pulled: exit %d, %q %q", code, stdout, stderr)
+	}
+	if _, err := store.ResolveModel("hf.co/some/repo:qwen2-mini.gguf"); err != nil {
+		t.Errorf("after run: %v", err)
+	}
+	if _, stderr, code := zhiyan(t, "run", "no/such:thing", "hi"); code != 1 {
+		t.Errorf("run of an unknown name: exit %d %q", code, stderr)
 	}
 }
 

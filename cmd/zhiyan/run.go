@@ -31,7 +31,7 @@ type runSettings struct {
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "run [flags] MODEL.gguf [PROMPT]", stderr)
+	fs := newFlags("run", "run [flags] MODEL [PROMPT]", stderr)
 	var st runSettings
 	st.params = sample.DefaultParams()
 	p := &st.params
@@ -49,6 +49,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&st.verbose, "verbose", false, "print token counts and speeds after each answer")
 	ctxLen := fs.Int("ctx", 4096, "context length in tokens (at most the model's)")
 	threads := fs.Int("threads", runtime.NumCPU(), "threads")
+	models := fs.String("models", "", modelsFlagHelp)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return errUsage
@@ -57,7 +58,11 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	e, err := engine.Open(pos[0])
+	path, err := modelPath(pos[0], *models, true, stderr)
+	if err != nil {
+		return err
+	}
+	e, err := engine.Open(path)
 	if err != nil {
 		return err
 	}

@@ -37,8 +37,9 @@ type tokenizerInfo struct {
 }
 
 func showCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("show", "show [--json] MODEL.gguf", stderr)
+	fs := newFlags("show", "show [--json] MODEL", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
+	models := fs.String("models", "", modelsFlagHelp)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return errUsage
@@ -47,12 +48,16 @@ func showCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	f, err := gguf.Open(pos[0])
+	path, err := modelPath(pos[0], *models, false, stderr)
+	if err != nil {
+		return err
+	}
+	f, err := gguf.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	info := describe(pos[0], f)
+	info := describe(path, f)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -76,6 +76,14 @@ func (b *Bar) draw(final bool) {
 		frac = min(float64(b.done)/float64(b.total), 1)
 	}
 	status := fmt.Sprintf("%s %s/%s %3.0f%% %s", b.label, b.format(b.done), b.format(b.total), 100*frac, elapsed.Round(time.Second))
+	if s := elapsed.Seconds(); s >= 1 && b.done > 0 {
+		// Speed and time left, once there is a second of history to judge by.
+		rate := float64(b.done) / s
+		status += fmt.Sprintf(" %s/s", b.format(int64(rate)))
+		if left := b.total - b.done; left > 0 && !final {
+			status += fmt.Sprintf(" ETA %s", time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second))
+		}
+	}
 	if !b.tty {
 		fmt.Fprintln(b.w, status)
 		return
