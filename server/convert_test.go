@@ -44,7 +44,9 @@ func TestParseKeepAlive(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-func samePtr[T comparable](a, b *T) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+func samePtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
 
 func deref(d *time.Duration) any {
 	if d == nil {

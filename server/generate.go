@@ -35,8 +35,10 @@ type job struct {
 	// without a chat template (/api/generate) instead of refusing.
 	requireThinking, plainIfNoTemplate bool
 
-	numCtx      int // per-request context limit (Ollama's num_ctx); 0 = the scheduler's
-	maxTokens   int // 0 = until the context is full
+	numCtx int // per-request context limit (Ollama's num_ctx); 0 = the scheduler's
+	// maxTokens bounds the answer; 0 = until the context is full. A bound
+	// past the context is not an error: the answer ends there, "length".
+	maxTokens   int
 	stop        []string
 	sampling    sample.Params
 	seeded      bool // sampling.Seed was given: choice i uses Seed+i
@@ -64,14 +66,17 @@ const (
 
 // prepared is a job on a loaded model, its prompt tokenized and checked.
 type prepared struct {
-	job          *job
-	m            *loadedModel
-	start        time.Time
-	prompt       []int32
-	req          engine.Request // Sampling.Seed is set per choice
-	parse        bool           // split the output into answer, reasoning and tool calls
-	inReasoning  bool           // the prompt ends inside a reasoning block
-	loadDuration time.Duration
+	job         *job
+	m           *loadedModel
+	start       time.Time
+	prompt      []int32
+	req         engine.Request // Sampling.Seed is set per choice
+	parse       bool           // split the output into answer, reasoning and tool calls
+	inReasoning bool           // the prompt ends inside a reasoning block
+	// reasoningClosed: the prompt ends with an (empty) closed reasoning
+	// block, as templates write it to switch thinking off.
+	reasoningClosed bool
+	loadDuration    time.Duration
 }
 
 // prepare loads the job's model, renders and tokenizes the prompt and checks
@@ -112,6 +117,8 @@ func (p *prepared) build() error {
 		}
 		p.parse = true
 		p.inReasoning = p.m.out.PromptOpensReasoning(text)
+		end := p.m.out.ReasoningEnd
+		p.reasoningClosed = end != "" && strings.HasSuffix(strings.TrimRight(text, " \t\r\n"), end)
 		p.prompt = tok.Encode(text, true, true)
 		stops = e.Format.StopStrings()
 	case j.tokens != nil:
@@ -130,7 +137,7 @@ func (p *prepared) build() error {
 	limit := p.m.sched.Context()
 	if j.numCtx > 0 {
 		if j.numCtx > limit {
-			return invalid("num_ctx", "num_ctx %d is larger than the server's context of %d tokens per sequence (start the server with a larger --ctx)", j.numCtx, limit)
+			return invalid("options.num_ctx", "num_ctx %d is larger than the server's context of %d tokens per sequence (start the server with a larger --ctx)", j.numCtx, limit)
 		}
 		limit = j.numCtx
 	}
@@ -209,9 +216,11 @@ func (p *prepared) constraint() (*grammar.Constraint, string, error) {
 	default:
 		return nil, "", nil
 	}
+	// A model that may reason first is constrained only after its
+	// reasoning ends, unless thinking is off or the prompt closed it.
 	after := ""
 	thinkingOff := j.thinking != nil && !*j.thinking
-	if p.parse && p.m.out.ReasoningEnd != "" && !thinkingOff {
+	if p.parse && p.m.out.ReasoningEnd != "" && !thinkingOff && !p.reasoningClosed {
 		after = p.m.out.ReasoningEnd
 	}
 	return g, after, nil
@@ -272,10 +281,6 @@ type choiceEvent struct {
 	index  int
 	delta  chat.Delta
 	tokens []engine.Token // behind this delta, when logprobs are asked for
-}
-
-func (ev *choiceEvent) empty() bool {
-	return ev.delta.Content == "" && ev.delta.Reasoning == "" && len(ev.delta.ToolCalls) == 0 && len(ev.tokens) == 0
 }
 
 // choiceResult is how one choice ended.
@@ -340,17 +345,19 @@ func (s *Server) runChoice(ctx context.Context, p *prepared, i int, emit func(ch
 	obs := s.metrics.tokenTimer(p.m.name, p.start)
 	out := func(d chat.Delta, final bool) error {
 		res.toolCalls += len(d.ToolCalls)
-		ev := choiceEvent{index: i, delta: d, tokens: pending}
-		if ev.empty() || (!final && ev.delta.Content == "" && ev.delta.Reasoning == "" && len(d.ToolCalls) == 0) {
+		if d.Empty() && (!final || len(pending) == 0) {
 			return nil // logprobs wait for the text they belong to
 		}
+		ev := choiceEvent{index: i, delta: d, tokens: pending}
 		pending = nil
 		return emit(ev)
 	}
 	r, err := p.m.sched.Generate(ctx, req, func(t engine.Token) error {
-		obs.token()
-		if p.job.logprobs && t.ID >= 0 {
-			pending = append(pending, t)
+		if t.ID >= 0 { // not the text released at the end
+			obs.token()
+			if p.job.logprobs {
+				pending = append(pending, t)
+			}
 		}
 		if parser == nil {
 			return out(chat.Delta{Content: t.Text}, false)

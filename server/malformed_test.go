@@ -52,7 +52,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"top_p 2", "/v1/chat/completions", chat(`,"top_p":2`), "", 400, "top_p", ""},
 		{"presence_penalty 5", "/v1/chat/completions", chat(`,"presence_penalty":5`), "", 400, "presence_penalty", ""},
 		{"five stops", "/v1/chat/completions", chat(`,"stop":["a","b","c","d","e"]`), "", 400, "stop", ""},
-		{"hundred stops", "/v1/chat/completions", chat(`,"stop":[`+strings.TrimSuffix(strings.Repeat(`"x",`, 100), ",")+`]`), "", 400, "stop", ""},
+		{"hundred stops", "/v1/chat/completions", chat(`,"stop":[` + strings.TrimSuffix(strings.Repeat(`"x",`, 100), ",") + `]`), "", 400, "stop", ""},
 		{"stop a number", "/v1/chat/completions", chat(`,"stop":5`), "", 400, "stop", ""},
 		{"logit_bias bad key", "/v1/chat/completions", chat(`,"logit_bias":{"abc":1}`), "", 400, "logit_bias", ""},
 		{"logit_bias out of range", "/v1/chat/completions", chat(`,"logit_bias":{"5":101}`), "", 400, "logit_bias", ""},

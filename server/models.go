@@ -281,6 +281,11 @@ func (ms *models) open(m *loadedModel) error {
 		return fmt.Errorf("loading model %s: %w", m.name, err)
 	}
 	o := engine.SchedulerOptions{Parallel: ms.cfg.Parallel, Context: ms.cfg.Context, Threads: ms.cfg.Threads}
+	if n := e.Model.Config.ContextLen; o.Context > n {
+		// Positions past the trained context give garbage: never more.
+		ms.log.Warn("context capped at the model's trained length", "model", m.name, "asked", o.Context, "context", n)
+		o.Context = n
+	}
 	m.kv = kvBytes(e, o)
 	if avail, ok := ms.memAvailable(); ok && m.kv > avail {
 		e.Close()
@@ -303,7 +308,7 @@ func kvBytes(e *engine.Engine, o engine.SchedulerOptions) uint64 {
 	if slots <= 0 {
 		slots = 4
 	}
-	return uint64(slots) * uint64(min(ctx, c.ContextLen)) * uint64(c.Layers) * uint64(c.KVHeads*c.HeadDim) * 2 * 4
+	return uint64(slots) * uint64(ctx) * uint64(c.Layers) * uint64(c.KVHeads*c.HeadDim) * 2 * 4
 }
 
 func errNoMemory(what string, need, avail uint64) *apiError {

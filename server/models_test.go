@@ -2,16 +2,20 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"zhiyan/internal/golden"
 )
@@ -23,8 +27,8 @@ type countHandler struct {
 }
 
 func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *countHandler) WithGroup(string) slog.Handler           { return h }
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *countHandler) WithGroup(string) slog.Handler            { return h }
 func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -232,8 +236,6 @@ func TestShutdownLetsStreamsFinish(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
-
 // TestWriteDeadlineDoesNotOutliveStream: a keep-alive connection serves a
 // second request after the first stream's write deadline has passed.
 func TestWriteDeadlineDoesNotOutliveStream(t *testing.T) {
@@ -253,4 +255,85 @@ func TestWriteDeadlineDoesNotOutliveStream(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	client.CloseIdleConnections()
+}
+
+func TestMetrics(t *testing.T) {
+	_, ts := qwenServer(t, Config{})
+	post(t, ts.URL+"/v1/chat/completions", chatBody("hi", 5))
+	post(t, ts.URL+"/v1/chat/completions", maps(chatBody("hi", 5), "n", 0))
+	resp, data := do(t, "GET", ts.URL+"/metrics", nil, nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+		t.Fatalf("GET /metrics = %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	text := string(data)
+	for _, want := range []string{
+		`zhiyan_requests_total{route="POST /v1/chat/completions",code="200"} 1`,
+		`zhiyan_requests_total{route="POST /v1/chat/completions",code="400"} 1`,
+		`zhiyan_generated_tokens_total{model="qwen"} 5`,
+		`zhiyan_time_to_first_token_seconds_count{model="qwen"} 1`,
+		`zhiyan_inter_token_latency_seconds_count{model="qwen"} 4`,
+		`zhiyan_requests_queued{model="qwen"} 0`,
+		`zhiyan_slots_busy{model="qwen"} 0`,
+		`zhiyan_models_loaded 1`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(text)
+	}
+}
+
+// TestConcurrentStreams: many clients at once over fewer slots all get
+// complete, well-formed, valid UTF-8 streams with the greedy text a lone
+// request gets; afterwards the server's goroutines are gone.
+func TestConcurrentStreams(t *testing.T) {
+	base := runtime.NumGoroutine()
+	s, ts := qwenServer(t, Config{Parallel: 3})
+	body := maps(chatBody("Tell me a story about 猫.", 30), "stream", true)
+	_, data := post(t, ts.URL+"/v1/chat/completions", body)
+	want := streamedContent(t, data)
+	var wg sync.WaitGroup
+	errs := make(chan string, 12)
+	for i := range 12 {
+		wg.Go(func() {
+			b, _ := json.Marshal(body)
+			resp, err := http.Post(ts.URL+"/v1/chat/completions", "application/json", bytes.NewReader(b))
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			switch {
+			case resp.StatusCode != 200:
+				errs <- fmt.Sprintf("client %d: status %d %s", i, resp.StatusCode, data)
+			case !utf8.Valid(data):
+				errs <- fmt.Sprintf("client %d: invalid UTF-8", i)
+			default:
+				if got := streamedContent(t, data); got != want {
+					errs <- fmt.Sprintf("client %d: %q, want %q", i, got, want)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	ts.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > base+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base+2 {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after shutdown, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +79,8 @@ func TestOllamaGenerate(t *testing.T) {
 }
 
 func TestOllamaNumCtx(t *testing.T) {
-	_, ts := qwenServer(t, Config{})
+	// --ctx beyond the model's 512 positions is capped to them.
+	s, ts := qwenServer(t, Config{Context: 100000})
 	msgs := []map[string]any{{"role": "user", "content": strings.Repeat("word ", 40)}}
 	tests := []struct {
 		name    string
@@ -98,6 +98,9 @@ func TestOllamaNumCtx(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, data := post(t, ts.URL+"/api/chat", map[string]any{"model": "qwen", "messages": msgs, "stream": false, "options": tt.options})
+			if ms := s.models.running(); len(ms) == 1 && ms[0].sched.Context() != 512 {
+				t.Fatalf("scheduler context %d, want the model's 512", ms[0].sched.Context())
+			}
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, data)
 			}
@@ -194,5 +197,4 @@ func TestOllamaModelRoutes(t *testing.T) {
 	if resp.StatusCode != 200 || decode[ollamaEmbedResponse](t, data).PromptEvalCount != 512 {
 		t.Errorf("truncated embed = %d %s", resp.StatusCode, data)
 	}
-	var _ = http.MethodGet
 }

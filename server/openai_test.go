@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"math"
-	"net/http"
 	"strings"
 	"testing"
 
 	"zhiyan/chat"
 	"zhiyan/engine"
-	"zhiyan/internal/golden"
 	"zhiyan/model"
 	"zhiyan/sample"
 )
@@ -353,7 +350,3 @@ func TestModelRoutes(t *testing.T) {
 		t.Fatalf("chat with an unknown model = %d %s, want 404 model_not_found", resp.StatusCode, data)
 	}
 }
-
-var _ = json.Marshal
-var _ = http.MethodGet
-var _ = golden.Path

@@ -51,6 +51,9 @@ type Config struct {
 	// AllowedHosts are Host header values accepted besides loopback names
 	// (for a reverse proxy's public name).
 	AllowedHosts []string
+	// AllowedOrigins are browser origins ("https://app.example", "*")
+	// allowed to call the API besides the server's own.
+	AllowedOrigins []string
 	// MaxBody caps request bodies in bytes; 0 means DefaultMaxBody.
 	MaxBody int64
 	// WriteTimeout bounds each write of a response, so a client that stops
@@ -112,12 +115,13 @@ func New(cfg Config) (*Server, error) {
 	s.abortCtx, s.abort = context.WithCancel(context.Background())
 	s.metrics = newServerMetrics(s)
 	g, err := guard.New(guard.Options{
-		AllowedHosts: cfg.AllowedHosts,
-		Listen:       cfg.Addr,
-		APIKeys:      cfg.APIKeys,
-		MaxBody:      cfg.MaxBody,
-		Public:       []string{"/health"},
-		Reject:       s.reject,
+		AllowedHosts:   cfg.AllowedHosts,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Listen:         cfg.Addr,
+		APIKeys:        cfg.APIKeys,
+		MaxBody:        cfg.MaxBody,
+		Public:         []string{"/health"},
+		Reject:         s.reject,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -172,6 +176,9 @@ func (s *Server) api(d dialect, route string, f apiFunc) http.Handler {
 		start := time.Now()
 		rw := &responseWriter{ResponseWriter: w}
 		defer func() {
+			if !rw.wrote {
+				rw.status = http.StatusOK // what net/http sends for an empty reply
+			}
 			s.metrics.request(route, rw.status)
 			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "took", time.Since(start).Round(time.Microsecond))
 		}()
@@ -185,6 +192,11 @@ func (s *Server) api(d dialect, route string, f apiFunc) http.Handler {
 		defer context.AfterFunc(s.abortCtx, func() { cancel(errShuttingDown) })()
 		defer s.recoverPanic(d, rw)
 		v, err := f(rw, r.WithContext(ctx))
+		if !rw.wrote {
+			// A client that does not read its reply must not hold the
+			// request (and Shutdown) for ever.
+			_ = http.NewResponseController(rw).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+		}
 		switch {
 		case err != nil && !rw.wrote:
 			e := asAPIError(err)

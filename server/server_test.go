@@ -258,6 +258,7 @@ func TestGuard(t *testing.T) {
 		{"rebinding host", "GET", "/v1/models", bearer("sekret"), "attacker.example", 403, "host_not_allowed"},
 		{"rebinding name of loopback", "GET", "/v1/models", bearer("sekret"), "127.0.0.1.nip.io", 403, "host_not_allowed"},
 		{"localhost", "GET", "/v1/models", bearer("sekret"), "localhost:11435", 200, ""},
+		{"foreign web page", "GET", "/v1/models", http.Header{"Authorization": {"Bearer sekret"}, "Origin": {"http://attacker.example"}}, "", 403, "origin_not_allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -88,16 +88,12 @@ func (s *stream) write(text string) error {
 	return nil
 }
 
-// close marks the stream ended; later writes fail. It lifts the write
-// deadline: net/http keeps a connection's deadline across keep-alive
-// requests, so a stale one would fail the connection's next response.
+// close marks the stream ended; later writes fail. (net/http clears the
+// write deadline after the handler returns.)
 func (s *stream) close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.err == nil {
 		s.err = errStreamClosed
-		if s.started && s.deadline > 0 {
-			_ = s.rc.SetWriteDeadline(time.Time{})
-		}
 	}
+	s.mu.Unlock()
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -166,7 +165,9 @@ func TestJSONSchemaOutputsValidate(t *testing.T) {
 	sch := compileSchema(t, schema)
 	prompts := []string{"Describe a person.", "JSON please", "你是谁？", "", "Give me data about Bob, 42."}
 	for i, prompt := range prompts {
-		for _, model := range []string{"qwen25", "qwen3"} {
+		// r1's template closes the reasoning block itself unless thinking
+		// is asked for: the grammar applies at once.
+		for _, model := range []string{"qwen25", "qwen3", "r1"} {
 			body := map[string]any{"model": model, "messages": []map[string]any{{"role": "user", "content": prompt}},
 				"max_tokens": 200, "temperature": 1, "seed": i,
 				"response_format": map[string]any{"type": "json_schema", "json_schema": map[string]any{"name": "person", "schema": rawJSON(schema)}}}
@@ -288,4 +289,43 @@ func mustMessages(t *testing.T, js string) []chat.Message {
 	return out
 }
 
-var _ = bytes.NewReader
+// TestToolHistory: past calls and their results reach the template in both
+// dialects (OpenAI's arguments string becomes the object templates expect).
+func TestToolHistory(t *testing.T) {
+	s, url := templatedServer(t)
+	openai := `{"model":"qwen25","tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}],"messages":[
+		{"role":"user","content":"Weather in Paris?"},
+		{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+		{"role":"tool","tool_call_id":"call_1","content":"sunny"}]}`
+	var req chatRequest
+	if err := json.Unmarshal([]byte(openai), &req); err != nil {
+		t.Fatal(err)
+	}
+	j, err := req.job()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.prepare(t.Context(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := p.m.eng.Tokenizer.Decode(p.prompt)
+	s.done(p)
+	for _, want := range []string{`<tool_call>` + "\n" + `{"name": "get_weather", "arguments": {"city": "Paris"}}`, "<tool_response>\nsunny\n</tool_response>", `"name": "get_weather"`} {
+		if !strings.Contains(prompt, want) {
+			t.Errorf("prompt lacks %q:\n%s", want, prompt)
+		}
+	}
+	resp, data := post(t, url+"/v1/chat/completions", maps(decode[map[string]any](t, []byte(openai)), "max_tokens", 3))
+	if resp.StatusCode != 200 {
+		t.Errorf("OpenAI history: %d %s", resp.StatusCode, data)
+	}
+	ollama := `{"model":"qwen25","stream":false,"options":{"num_predict":3},"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}],"messages":[
+		{"role":"user","content":"Weather in Paris?"},
+		{"role":"assistant","content":"","tool_calls":[{"function":{"name":"get_weather","arguments":{"city":"Paris"}}}]},
+		{"role":"tool","tool_name":"get_weather","content":"sunny"}]}`
+	resp, data = post(t, url+"/api/chat", ollama)
+	if resp.StatusCode != 200 || !decode[ollamaChatResponse](t, data).Done {
+		t.Errorf("Ollama history: %d %s", resp.StatusCode, data)
+	}
+}

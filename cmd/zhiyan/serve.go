@@ -35,9 +35,10 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	threads := fs.Int("threads", 0, "threads per model (default: every core)")
 	keepAlive := fs.Duration("keep-alive", server.DefaultKeepAlive, "how long a model stays loaded after its last request; 0 unloads at once, negative never")
 	maxLoaded := fs.Int("max-loaded", 1, "models kept in memory at once")
-	var keys, hosts listFlag
+	var keys, hosts, origins listFlag
 	fs.Var(&keys, "api-key", "require this API key as 'Authorization: Bearer KEY' (repeatable; env ZHIYAN_API_KEY, or ZHIYAN_API_KEYS comma-separated)")
 	fs.Var(&hosts, "allow-host", "also accept this Host header, e.g. a reverse proxy's name (repeatable)")
+	fs.Var(&origins, "allow-origin", "let web pages from this origin call the API, e.g. https://app.example (repeatable)")
 	verbose := fs.Bool("verbose", false, "log debug details")
 	models, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -71,7 +72,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		Addr: addr, Models: models, ModelDir: *dir,
 		Parallel: *parallel, Context: *ctxLen, Threads: *threads,
 		KeepAlive: *keepAlive, MaxLoaded: *maxLoaded,
-		APIKeys: keys, AllowedHosts: hosts,
+		APIKeys: keys, AllowedHosts: hosts, AllowedOrigins: origins,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {
