@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"zhiyan/internal/progress"
 )
 
 // partialState is a download's resume record, next to its partial file.
@@ -147,7 +148,7 @@ func (p *Puller) openTransfer(rf remoteFile, key, label string) (*transfer, erro
 		done += d
 	}
 	if free, err := p.freeSpace(dir); err == nil && free < rf.size-done+(16<<20) {
-		return nil, fmt.Errorf("%w in %s: the model needs %s more, %s is free", ErrNoSpace, p.store.root, byteSize(rf.size-done), byteSize(free))
+		return nil, fmt.Errorf("%w in %s: the model needs %s more, %s is free", ErrNoSpace, p.store.root, progress.Bytes(rf.size-done), progress.Bytes(free))
 	}
 	f, err := os.OpenFile(t.path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -441,18 +442,4 @@ func (s stallReader) Read(p []byte) (int, error) {
 		s.w.timer.Reset(s.w.d)
 	}
 	return n, err
-}
-
-// byteSize formats a size for messages.
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"zhiyan/internal/progress"
 
 	"zhiyan/store"
 )
@@ -39,7 +40,7 @@ func listCmd(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(tw, "NAME\tID\tSIZE\tARCH\tMODIFIED")
 	now := time.Now()
 	for _, m := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Digest.Short(), sizeString(m.Size), m.Manifest.Architecture, agoString(now.Sub(m.Modified)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Digest.Short(), progress.Bytes(m.Size), m.Manifest.Architecture, agoString(now.Sub(m.Modified)))
 	}
 	return tw.Flush()
 }
@@ -160,6 +161,6 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	d, _ := store.ParseDigest(m.Digest)
-	fmt.Fprintf(stdout, "%s  %s  %s\n", m.Name, d.Short(), sizeString(m.Size))
+	fmt.Fprintf(stdout, "%s  %s  %s\n", m.Name, d.Short(), progress.Bytes(m.Size))
 	return nil
 }

@@ -49,7 +49,7 @@ func pullCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	d, _ := store.ParseDigest(m.Digest)
-	fmt.Fprintf(stdout, "%s  %s  %s  %s\n", m.Name, d.Short(), sizeString(m.Size), m.Verified)
+	fmt.Fprintf(stdout, "%s  %s  %s  %s\n", m.Name, d.Short(), progress.Bytes(m.Size), m.Verified)
 	return nil
 }
 
@@ -85,18 +85,4 @@ func (r *pullRenderer) endBar() {
 		r.bar.Finish()
 		r.bar = nil
 	}
-}
-
-// sizeString formats a byte count in the units the progress bar uses.
-func sizeString(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -102,6 +102,11 @@ func (b *Bar) format(n int64) string {
 	if b.unit != "B" {
 		return fmt.Sprint(n)
 	}
+	return Bytes(n)
+}
+
+// Bytes formats a byte count in binary units: 512 B, 1.5 KiB, 3.2 GiB.
+func Bytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
