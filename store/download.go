@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
 	"zhiyan/internal/progress"
 )
 

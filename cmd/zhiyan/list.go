@@ -7,8 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"zhiyan/internal/progress"
 
+	"zhiyan/internal/progress"
 	"zhiyan/store"
 )
 
