@@ -400,7 +400,11 @@ func (s *Server) embed(ctx context.Context, name string, keepAlive *time.Duratio
 			}
 			ids = ids[:limit]
 		}
+		if err := s.embedGate.enter(ctx); err != nil {
+			return nil, "", 0, err
+		}
 		v, err := e.Embed(ctx, ids)
+		s.embedGate.leave()
 		if err != nil {
 			return nil, "", 0, err
 		}

@@ -63,7 +63,7 @@ func TestParseFormat(t *testing.T) {
 	}{
 		{``, formatText, false},
 		{`""`, formatText, false},
-		{`"json"`, formatJSON, false},
+		{`"json"`, formatJSONObject, false},
 		{`{"type":"object"}`, formatSchema, false},
 		{`"xml"`, 0, true},
 		{`[1]`, 0, true},

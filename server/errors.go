@@ -39,7 +39,7 @@ func invalidCode(param, code, format string, args ...any) *apiError {
 
 func errModelNotFound(name string) *apiError {
 	return &apiError{status: http.StatusNotFound, typ: "invalid_request_error", code: "model_not_found", param: "model",
-		msg: fmt.Sprintf("The model `%s` does not exist: serve it by giving its GGUF file or a --models directory", name)}
+		msg: fmt.Sprintf("The model `%s` does not exist: pull it (zhiyan pull NAME, or POST /api/pull) or serve its GGUF file", name)}
 }
 
 func errContextLength(prompt, context int) *apiError {

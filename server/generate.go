@@ -59,7 +59,6 @@ type formatKind int
 
 const (
 	formatText formatKind = iota
-	formatJSON
 	formatJSONObject
 	formatSchema
 )
@@ -205,8 +204,6 @@ func (p *prepared) constraint() (*grammar.Constraint, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-	case j.format.kind == formatJSON:
-		g = grammar.JSON()
 	case j.format.kind == formatJSONObject:
 		g = grammar.JSONObject()
 	case j.format.kind == formatSchema:

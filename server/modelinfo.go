@@ -77,6 +77,8 @@ func describeFile(path string) modelDescription {
 	if out.ReasoningStart != "" {
 		d.capabilities = append(d.capabilities, "thinking")
 	}
+	// /api/embed and /v1/embeddings serve every model (mean-pooled).
+	d.capabilities = append(d.capabilities, "embedding")
 	return d
 }
 

@@ -3,6 +3,8 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 
 	"zhiyan/chat"
 	"zhiyan/engine"
+	"zhiyan/store"
 )
 
 // modelFile is a servable model: a GGUF file and the name it is served as.
@@ -25,6 +28,10 @@ type modelFile struct {
 	fromCLI bool // given on the command line (not found in ModelDir)
 	size    int64
 	modTime time.Time
+	// digest is the hex sha256 Ollama's clients show (and slice to 12
+	// digits): the blob's for store models, else fileID's.
+	digest   string
+	manifest *store.Manifest // nil unless the model is in the store
 }
 
 // loadedModel is a model in memory with its scheduler.
@@ -36,6 +43,7 @@ type loadedModel struct {
 	eng     *engine.Engine
 	sched   *engine.Scheduler
 	out     chat.OutputFormat
+	digest  string // modelFile.digest
 	size    int64  // of the file
 	kv      uint64 // estimated KV cache bytes
 	loadDur time.Duration
@@ -88,7 +96,7 @@ func newModels(cfg *Config, log *slog.Logger) (*models, error) {
 			return nil, fmt.Errorf("models %s and %s would both be named %q", prev, p, name)
 		}
 		seen[name] = p
-		ms.cli = append(ms.cli, modelFile{name: name, path: p, fromCLI: true, size: fi.Size(), modTime: fi.ModTime()})
+		ms.cli = append(ms.cli, fileModel(name, p, fi, true))
 	}
 	if cfg.ModelDir != "" {
 		if fi, err := os.Stat(cfg.ModelDir); err != nil || !fi.IsDir() {
@@ -121,49 +129,88 @@ func checkName(name string) error {
 	return nil
 }
 
-// list returns every servable model, sorted by name. Files in ModelDir are
-// read afresh, so models dropped there appear without a restart.
+// list returns every servable model, sorted by name: the files, then the
+// store's models that no file shadows. ModelDir and the store are read
+// afresh, so models dropped there or pulled appear without a restart.
 func (ms *models) list() []modelFile {
-	out := slices.Clone(ms.cli)
+	out := ms.files()
 	have := map[string]bool{}
 	for _, m := range out {
 		have[m.name] = true
 	}
-	if ms.cfg.ModelDir != "" {
-		entries, err := os.ReadDir(ms.cfg.ModelDir)
-		if err != nil {
-			ms.log.Warn("cannot read the models directory", "dir", ms.cfg.ModelDir, "err", err)
-		}
-		for _, e := range entries {
-			name := modelName(e.Name())
-			if !strings.HasSuffix(strings.ToLower(e.Name()), ".gguf") || have[name] || checkName(name) != nil {
-				continue
-			}
-			fi, err := e.Info()
-			if err != nil || !fi.Mode().IsRegular() {
-				continue // symlinks and special files are not served
-			}
-			have[name] = true
-			out = append(out, modelFile{name: name, path: filepath.Join(ms.cfg.ModelDir, e.Name()), size: fi.Size(), modTime: fi.ModTime()})
+	for _, m := range ms.storeList() {
+		if !have[strings.TrimSuffix(m.name, ":"+store.DefaultTag)] {
+			out = append(out, m)
 		}
 	}
 	slices.SortFunc(out, func(a, b modelFile) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
-// find resolves a requested name; ":latest" (which Ollama clients add) is
-// ignored.
-func (ms *models) find(name string) (modelFile, error) {
-	name = strings.TrimSuffix(name, ":latest")
-	if err := checkName(name); err != nil {
-		return modelFile{}, invalid("model", "%v", err)
+// files returns the models given as files: Config.Models, then ModelDir's.
+func (ms *models) files() []modelFile {
+	out := slices.Clone(ms.cli)
+	if ms.cfg.ModelDir == "" {
+		return out
 	}
-	for _, m := range ms.list() {
-		if m.name == name {
-			return m, nil
+	have := map[string]bool{}
+	for _, m := range out {
+		have[m.name] = true
+	}
+	entries, err := os.ReadDir(ms.cfg.ModelDir)
+	if err != nil {
+		ms.log.Warn("cannot read the models directory", "dir", ms.cfg.ModelDir, "err", err)
+	}
+	for _, e := range entries {
+		name := modelName(e.Name())
+		if !strings.HasSuffix(strings.ToLower(e.Name()), ".gguf") || have[name] || checkName(name) != nil {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // symlinks and special files are not served
+		}
+		have[name] = true
+		out = append(out, fileModel(name, filepath.Join(ms.cfg.ModelDir, e.Name()), fi, false))
+	}
+	return out
+}
+
+func fileModel(name, path string, fi os.FileInfo, fromCLI bool) modelFile {
+	return modelFile{name: name, path: path, fromCLI: fromCLI, size: fi.Size(), modTime: fi.ModTime(), digest: fileID(path, fi)}
+}
+
+// fileID stands in for a digest for a file outside the store: hashing a
+// multi-gigabyte file per listing is too slow, so it is the sha256 of the
+// file's path, size and modification time; it changes when the file does.
+func fileID(path string, fi os.FileInfo) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d", abs, fi.Size(), fi.ModTime().UnixNano()))
+	return hex.EncodeToString(sum[:])
+}
+
+// find resolves a requested name: a file's name (":latest", which Ollama
+// clients add, is ignored), else a name in the store.
+func (ms *models) find(name string) (modelFile, error) {
+	short := strings.TrimSuffix(name, ":"+store.DefaultTag)
+	fileErr := checkName(short)
+	if fileErr == nil {
+		for _, m := range ms.files() {
+			if m.name == short {
+				return m, nil
+			}
 		}
 	}
-	return modelFile{}, errModelNotFound(name)
+	if ms.cfg.Store == nil {
+		if fileErr != nil {
+			return modelFile{}, invalid("model", "%v", fileErr)
+		}
+		return modelFile{}, errModelNotFound(name)
+	}
+	return ms.storeFind(name)
 }
 
 // acquire returns the named model loaded, holding a reference until
@@ -185,6 +232,14 @@ func (ms *models) acquire(ctx context.Context, name string, keepAlive *time.Dura
 			return nil, 0, errShuttingDown
 		}
 		if m := ms.loaded[f.name]; m != nil {
+			if m.path != f.path && m.refs == 0 && ms.isReady(m) {
+				// The name now points at another file (pulled again): the
+				// next request gets that one.
+				delete(ms.loaded, m.name)
+				ms.mu.Unlock()
+				ms.unload(m, "its name points at a new file")
+				continue
+			}
 			select {
 			case <-m.ready:
 				if m.err == nil {
@@ -216,11 +271,21 @@ func (ms *models) acquire(ctx context.Context, name string, keepAlive *time.Dura
 			ms.unload(victim, "evicted to make room for "+f.name)
 			continue
 		}
-		m := &loadedModel{name: f.name, path: f.path, size: f.size, ready: make(chan struct{})}
+		m := &loadedModel{name: f.name, path: f.path, size: f.size, digest: f.digest, ready: make(chan struct{})}
 		ms.loaded[f.name] = m
 		ms.use(m, ka)
 		ms.mu.Unlock()
 		return ms.load(m)
+	}
+}
+
+// isReady reports whether m has finished loading.
+func (ms *models) isReady(m *loadedModel) bool {
+	select {
+	case <-m.ready:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -350,11 +415,12 @@ func (ms *models) expire(m *loadedModel) {
 	ms.unload(m, "keep_alive expired")
 }
 
-// unloadNow unloads the named model if nobody is using it (Ollama's
-// keep_alive 0 with an empty prompt), reporting whether it was loaded.
+// unloadNow unloads the model of that (found) name if nobody is using it
+// (Ollama's keep_alive 0 with an empty prompt), else once the last request
+// ends; it reports whether it was loaded.
 func (ms *models) unloadNow(name string) bool {
 	ms.mu.Lock()
-	m := ms.loaded[strings.TrimSuffix(name, ":latest")]
+	m := ms.loaded[name]
 	if m == nil {
 		ms.mu.Unlock()
 		return false

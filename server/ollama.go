@@ -249,7 +249,8 @@ func (s *Server) ollamaTags(w http.ResponseWriter, r *http.Request) (any, error)
 	}{Models: []ollamaListModel{}}
 	for _, m := range s.models.list() {
 		info := s.models.describe(m)
-		out.Models = append(out.Models, ollamaListModel{Name: m.name, Model: m.name, ModifiedAt: m.modTime, Size: m.size, Details: info.details})
+		out.Models = append(out.Models, ollamaListModel{Name: m.name, Model: m.name, ModifiedAt: m.modTime, Size: m.size,
+			Digest: m.digest, Details: storeDetails(info.details, m.manifest)})
 	}
 	return out, nil
 }
@@ -261,7 +262,7 @@ func (s *Server) ollamaPS(w http.ResponseWriter, r *http.Request) (any, error) {
 	}{Models: []ollamaRunningModel{}}
 	for _, m := range s.models.running() {
 		info := s.models.describe(modelFile{name: m.name, path: m.path, size: m.size})
-		out.Models = append(out.Models, ollamaRunningModel{Name: m.name, Model: m.name, Size: m.size + int64(m.kv),
+		out.Models = append(out.Models, ollamaRunningModel{Name: m.name, Model: m.name, Size: m.size + int64(m.kv), Digest: m.digest,
 			Details: info.details, ExpiresAt: s.models.expiry(m), ContextLength: m.sched.Context()})
 	}
 	return out, nil
@@ -290,10 +291,10 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) (any, error)
 		params.WriteString("stop \"" + stop + "\"\n")
 	}
 	return ollamaShowResponse{
-		Modelfile:    "# zhiyan serves this GGUF file as it is\nFROM " + f.path + "\n",
+		Modelfile:    modelfile(f),
 		Parameters:   params.String(),
 		Template:     info.template,
-		Details:      info.details,
+		Details:      storeDetails(info.details, f.manifest),
 		ModelInfo:    modelInfo(f.path, req.Verbose),
 		Capabilities: info.capabilities,
 		ModifiedAt:   f.modTime,
@@ -303,34 +304,6 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) (any, error)
 // ollamaVersion is GET /api/version.
 func (s *Server) ollamaVersion(w http.ResponseWriter, r *http.Request) (any, error) {
 	return map[string]string{"version": ollamaAPIVersion}, nil
-}
-
-// ollamaDelete is DELETE /api/delete. zhiyan does not delete model files:
-// those given on the command line are the user's, and ModelDir has no store
-// yet to own its files.
-func (s *Server) ollamaDelete(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req ollamaModelRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return nil, err
-	}
-	name, err := req.model()
-	if err != nil {
-		return nil, err
-	}
-	f, err := s.models.find(name)
-	if err != nil {
-		return nil, err
-	}
-	if f.fromCLI {
-		return nil, invalid("model", "model %s is the file %s given on the command line: the server does not delete files it was given", f.name, f.path)
-	}
-	return nil, invalid("model", "deleting models is not available until the model store exists: remove %s yourself", f.path)
-}
-
-// ollamaNotYet answers the model-management routes that need the model store.
-func (s *Server) ollamaNotYet(w http.ResponseWriter, r *http.Request) (any, error) {
-	what := strings.TrimPrefix(r.URL.Path, "/api/")
-	return nil, errNotImplemented(what + " is not available yet: serve GGUF files given on the command line or found in the --models directory")
 }
 
 // ollamaRoot is GET /, which Ollama clients probe.

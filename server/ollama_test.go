@@ -132,8 +132,8 @@ func TestOllamaModelRoutes(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(show.Template, "<think>") || show.Details.ParameterSize == "" || show.Details.QuantizationLevel != "F32" {
 		t.Fatalf("show = %d %s", resp.StatusCode, data)
 	}
-	if got := strings.Join(show.Capabilities, ","); got != "completion,tools,thinking" {
-		t.Errorf("capabilities = %s, want completion,tools,thinking", got)
+	if got := strings.Join(show.Capabilities, ","); got != "completion,tools,thinking,embedding" {
+		t.Errorf("capabilities = %s, want completion,tools,thinking,embedding", got)
 	}
 	if show.ModelInfo["general.architecture"] != "qwen2" || show.ModelInfo["tokenizer.ggml.tokens"] != nil || show.ModelInfo["general.parameter_count"] == nil {
 		t.Errorf("model_info: architecture %v, tokens %T, parameter_count %v", show.ModelInfo["general.architecture"], show.ModelInfo["tokenizer.ggml.tokens"], show.ModelInfo["general.parameter_count"])

@@ -234,7 +234,8 @@ func parseFormat(raw json.RawMessage) (formatSpec, error) {
 	case len(raw) == 0 || string(raw) == "null" || string(raw) == `""`:
 		return formatSpec{}, nil
 	case string(raw) == `"json"`:
-		return formatSpec{kind: formatJSON, param: "format"}, nil
+		// Ollama's "json" is an object, which its clients decode into a map.
+		return formatSpec{kind: formatJSONObject, param: "format"}, nil
 	case raw[0] == '{':
 		return formatSpec{kind: formatSchema, schema: raw, param: "format"}, nil
 	}

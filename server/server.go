@@ -23,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"zhiyan/server/guard"
+	"zhiyan/store"
 )
 
 // Config configures a Server.
@@ -35,6 +36,14 @@ type Config struct {
 	Models []string
 	// ModelDir holds more models: every *.gguf in it, named likewise.
 	ModelDir string
+	// Store, when set, serves every model in it under its name
+	// ("qwen3:0.6b", "hf.co/user/repo:q4_k_m") and backs /api/pull,
+	// /api/copy and /api/delete. A file's name shadows a store name that
+	// equals it (or it with ":latest").
+	Store *store.Store
+	// Pull configures /api/pull's downloads (hubs, tokens, AllowPrivate);
+	// its Progress is set per request.
+	Pull store.Options
 	// Parallel, Context and Threads size each loaded model's scheduler
 	// (slots, positions per slot, threads); 0 takes the engine's defaults.
 	Parallel, Context, Threads int
@@ -77,7 +86,10 @@ type Server struct {
 	log     *slog.Logger
 	models  *models
 	metrics *serverMetrics
-	handler http.Handler
+	// embedGate runs one embedding at a time: each uses every core and
+	// bypasses the schedulers, so more would only starve generation.
+	embedGate *gate
+	handler   http.Handler
 
 	abortCtx context.Context // cancelled when Shutdown's grace period ends
 	abort    context.CancelFunc
@@ -111,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, models: ms, idle: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, models: ms, idle: make(chan struct{}), embedGate: newGate(1, embedQueue(cfg.Parallel))}
 	s.abortCtx, s.abort = context.WithCancel(context.Background())
 	s.metrics = newServerMetrics(s)
 	g, err := guard.New(guard.Options{
@@ -154,7 +166,9 @@ func (s *Server) routes() *http.ServeMux {
 	ol("GET /api/ps", s.ollamaPS)
 	ol("GET /api/version", s.ollamaVersion)
 	ol("DELETE /api/delete", s.ollamaDelete)
-	for _, p := range []string{"POST /api/pull", "POST /api/push", "POST /api/create", "POST /api/copy"} {
+	ol("POST /api/pull", s.ollamaPull)
+	ol("POST /api/copy", s.ollamaCopy)
+	for _, p := range []string{"POST /api/push", "POST /api/create"} {
 		ol(p, s.ollamaNotYet)
 	}
 	// Anything else gets a JSON 404 (or 405) in its API's shape.
