@@ -419,3 +419,35 @@ func TestGate(t *testing.T) {
 		t.Errorf("enter of a free gate = %v", err)
 	}
 }
+
+// TestRepulledNameReloads: a name pulled again points at a new file, and
+// the next request loads that instead of serving the old one.
+func TestRepulledNameReloads(t *testing.T) {
+	src := golden.Path(t, qwen2Mini)
+	st, err := store.Open(filepath.Join(t.TempDir(), "models"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Import(src, "m"); err != nil {
+		t.Fatal(err)
+	}
+	s, ts := testServer(t, Config{Store: st, KeepAlive: time.Minute})
+	load := func() string {
+		t.Helper()
+		if resp, body := post(t, ts.URL+"/api/generate", map[string]any{"model": "m"}); resp.StatusCode != 200 {
+			t.Fatalf("load = %d %s", resp.StatusCode, body)
+		}
+		run := s.models.running()
+		if len(run) != 1 {
+			t.Fatalf("running %d models", len(run))
+		}
+		return run[0].path
+	}
+	first := load()
+	if _, err := st.Import(modelCopy(t, src, "other", "Qwen-Qwen3-0.6B.jinja"), "m"); err != nil {
+		t.Fatal(err)
+	}
+	if second := load(); second == first {
+		t.Errorf("still serving %s after the name moved", first)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"zhiyan/server"
 	"zhiyan/server/guard"
+	"zhiyan/store"
 )
 
 // stopServe, when set (by tests), stops `zhiyan serve` like a signal.
@@ -25,11 +27,12 @@ var stopServe chan struct{}
 const shutdownGrace = 10 * time.Second
 
 func serveCmd(args []string, stdout, stderr io.Writer) error {
-	const usageLine = "serve [flags] [MODEL.gguf ...]"
+	const usageLine = "serve [flags] [MODEL ...]"
 	fs := newFlags("serve", usageLine, stderr)
 	host := fs.String("host", envOr("ZHIYAN_HOST", "127.0.0.1"), "address to listen on (env ZHIYAN_HOST); other than loopback needs an API key")
 	port := fs.String("port", envOr("ZHIYAN_PORT", "11435"), "port to listen on, 0 for any free one (env ZHIYAN_PORT)")
-	dir := fs.String("models", "", "serve every .gguf file in this directory, named by its file name")
+	storeDir := fs.String("models", "", modelsFlagHelp+"; every model in it is served")
+	ggufDir := fs.String("gguf-dir", "", "also serve every .gguf file in this directory, named by its file name")
 	parallel := fs.Int("parallel", 0, "sequences each model decodes together (default 4)")
 	ctxLen := fs.Int("ctx", 0, "context length per sequence (default: the model's, at most 4096)")
 	threads := fs.Int("threads", 0, "threads per model (default: every core)")
@@ -40,13 +43,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&hosts, "allow-host", "also accept this Host header, e.g. a reverse proxy's name (repeatable)")
 	fs.Var(&origins, "allow-origin", "let web pages from this origin call the API, e.g. https://app.example (repeatable)")
 	verbose := fs.Bool("verbose", false, "log debug details")
-	models, err := parseInterspersed(fs, args)
+	args, err := parseInterspersed(fs, args)
 	if err != nil {
-		return errUsage
-	}
-	if len(models) == 0 && *dir == "" {
-		fmt.Fprintln(stderr, "zhiyan serve: give at least one MODEL.gguf or --models DIR")
-		fs.Usage()
 		return errUsage
 	}
 	if k := os.Getenv("ZHIYAN_API_KEY"); k != "" {
@@ -68,15 +66,30 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if *verbose {
 		level = slog.LevelDebug
 	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := checkStoreDir(*storeDir); err != nil {
+		return err
+	}
+	st, err := store.Open(*storeDir)
+	if err != nil {
+		return err
+	}
+	files, err := serveModels(args, *storeDir, stderr)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
-		Addr: addr, Models: models, ModelDir: *dir,
+		Addr: addr, Models: files, ModelDir: *ggufDir, Store: st,
 		Parallel: *parallel, Context: *ctxLen, Threads: *threads,
 		KeepAlive: *keepAlive, MaxLoaded: *maxLoaded,
 		APIKeys: keys, AllowedHosts: hosts, AllowedOrigins: origins,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Logger: log,
 	})
 	if err != nil {
 		return err
+	}
+	if list, err := st.List(); err == nil && len(list) == 0 && len(files) == 0 && *ggufDir == "" {
+		log.Info("no models yet: pull one with 'zhiyan pull qwen3:0.6b' (zhiyan list --catalog shows more) or POST /api/pull", "store", st.Root())
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -84,6 +97,39 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "zhiyan serving on http://%s\n", l.Addr())
 	return serveUntilSignal(srv, l, stderr)
+}
+
+// checkStoreDir refuses a directory of loose .gguf files as the store:
+// --models used to mean that, and the store would fill it with its own
+// subdirectories.
+func checkStoreDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifests")); err == nil {
+		return nil
+	}
+	if ggufs, _ := filepath.Glob(filepath.Join(dir, "*.gguf")); len(ggufs) > 0 {
+		return fmt.Errorf("%s holds .gguf files but is not a model store: serve them with --gguf-dir %s (--models is the store, as in zhiyan pull)", dir, dir)
+	}
+	return nil
+}
+
+// serveModels sorts the MODEL arguments: files are served by their base
+// names (returned), names are the store's and are pulled now if missing,
+// as run does, so the first request does not wait for a download.
+func serveModels(args []string, storeDir string, stderr io.Writer) ([]string, error) {
+	var files []string
+	for _, arg := range args {
+		if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
+			files = append(files, arg)
+			continue
+		}
+		if _, err := modelPath(arg, storeDir, true, stderr); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
 }
 
 // serveUntilSignal serves until SIGINT or SIGTERM, then shuts down

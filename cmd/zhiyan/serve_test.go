@@ -2,83 +2,234 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"zhiyan/internal/golden"
 )
 
-func TestServeRefusesOpenNetworkWithoutKey(t *testing.T) {
+func TestServeRefusals(t *testing.T) {
 	model := golden.Path(t, "qwen2-mini/qwen2-mini-F32.gguf")
+	t.Setenv("ZHIYAN_HOME", filepath.Join(t.TempDir(), "models"))
 	t.Setenv("ZHIYAN_API_KEY", "")
 	t.Setenv("ZHIYAN_API_KEYS", "")
-	_, stderr, code := zhiyan(t, "serve", model, "--host", "0.0.0.0", "--port", "0")
-	if code != 1 || !strings.Contains(stderr, "without an API key") {
-		t.Fatalf("serve --host 0.0.0.0 = exit %d, %q; want a refusal", code, stderr)
-	}
-	_, stderr, code = zhiyan(t, "serve")
-	if code != 2 || !strings.Contains(stderr, "MODEL.gguf") {
-		t.Fatalf("serve without models = exit %d, %q", code, stderr)
-	}
-	_, stderr, code = zhiyan(t, "serve", model, "--port", "http")
-	if code != 1 || !strings.Contains(stderr, "port") {
-		t.Fatalf("serve --port http = exit %d, %q", code, stderr)
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"serve", model, "--host", "0.0.0.0", "--port", "0"}, 1, "without an API key"},
+		{[]string{"serve", model, "--port", "http"}, 1, "port"},
+		{[]string{"serve", "nothere.gguf", "--port", "0"}, 1, "no such file"},
+		{[]string{"serve", "--gguf-dir", model, "--port", "0"}, 1, "not a directory"},
+		{[]string{"serve", "--models", filepath.Dir(model), "--port", "0"}, 1, "--gguf-dir"},
+		{[]string{"serve", "--nope"}, 2, "Usage"},
+	} {
+		_, stderr, code := zhiyan(t, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("zhiyan %q = exit %d, %q; want %d and %q", tt.args, code, stderr, tt.code, tt.want)
+		}
 	}
 }
 
-// TestServe starts `zhiyan serve` on a free port, chats once and stops it
-// as a signal would.
-func TestServe(t *testing.T) {
-	model := golden.Path(t, "qwen2-mini/qwen2-mini-F32.gguf")
+// syncBuffer is a strings.Builder safe for the server's log and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs `zhiyan serve args...` on a free port until the test
+// ends (stopped as a signal would); it returns the base URL and the log.
+func startServe(t *testing.T, args ...string) (string, *syncBuffer) {
+	t.Helper()
 	t.Setenv("ZHIYAN_PORT", "0")
-	t.Setenv("ZHIYAN_API_KEYS", "k1, k2")
 	stopServe = make(chan struct{})
-	defer func() { stopServe = nil }()
 	outR, outW := io.Pipe()
 	exit := make(chan int, 1)
-	var stderr strings.Builder
+	stderr := &syncBuffer{}
 	go func() {
-		exit <- mainExit([]string{"serve", model, "--parallel", "2", "--ctx", "256"}, outW, &stderr)
+		exit <- mainExit(append([]string{"serve"}, args...), outW, stderr)
 		outW.Close()
 	}()
 	line, err := bufio.NewReader(outR).ReadString('\n')
 	if err != nil {
-		t.Fatalf("reading the start-up line: %v (stderr %s)", err, stderr.String())
+		t.Fatalf("reading the start-up line: %v (stderr %s)", err, stderr)
 	}
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "zhiyan serving on ")
-	if !ok || strings.HasSuffix(url, ":0") || !strings.HasPrefix(url, "http://127.0.0.1:") {
+	base, ok := strings.CutPrefix(strings.TrimSpace(line), "zhiyan serving on ")
+	if !ok || strings.HasSuffix(base, ":0") || !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("start-up line %q", line)
 	}
 	go io.Copy(io.Discard, outR)
+	t.Cleanup(func() {
+		close(stopServe)
+		select {
+		case code := <-exit:
+			if code != 0 {
+				t.Errorf("serve: exit %d: %s", code, stderr)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+		stopServe = nil
+		if _, err := http.Get(base + "/health"); err == nil {
+			t.Errorf("still answering after shutdown")
+		}
+	})
+	return base, stderr
+}
 
-	req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(`{"model":"qwen2-mini-F32","messages":[{"role":"user","content":"hi"}],"max_tokens":3}`))
-	req.Header.Set("Authorization", "Bearer k2")
+func send(t *testing.T, method, url, key, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"completion_tokens":3`) {
-		t.Fatalf("chat = %d %s", resp.StatusCode, body)
-	}
-	if resp, err := http.Get(url + "/v1/models"); err != nil || resp.StatusCode != 401 {
-		t.Fatalf("without a key: %v %v, want 401", resp.StatusCode, err)
-	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
 
-	close(stopServe)
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop")
+// hostPort splits a base URL for ps's flags.
+func hostPort(t *testing.T, base string) (string, string) {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := http.Get(url + "/health"); err == nil {
-		t.Errorf("still answering after shutdown")
+	h, p, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, p
+}
+
+// TestServe serves a file given on the command line behind API keys and
+// chats once.
+func TestServe(t *testing.T) {
+	model := golden.Path(t, "qwen2-mini/qwen2-mini-F32.gguf")
+	t.Setenv("ZHIYAN_HOME", filepath.Join(t.TempDir(), "models"))
+	t.Setenv("ZHIYAN_API_KEYS", "k1, k2")
+	base, _ := startServe(t, model, "--parallel", "2", "--ctx", "256")
+	code, body := send(t, "POST", base+"/v1/chat/completions", "k2", `{"model":"qwen2-mini-F32","messages":[{"role":"user","content":"hi"}],"max_tokens":3}`)
+	if code != 200 || !strings.Contains(body, `"completion_tokens":3`) {
+		t.Fatalf("chat = %d %s", code, body)
+	}
+	if code, _ := send(t, "GET", base+"/v1/models", "", ""); code != 401 {
+		t.Fatalf("without a key: %d, want 401", code)
+	}
+	// ps sends the key from the environment.
+	h, p := hostPort(t, base)
+	if stdout, stderr, code := zhiyan(t, "ps", "--host", h, "--port", p); code != 0 || !strings.Contains(stdout, "qwen2-mini-F32") {
+		t.Errorf("ps = exit %d %q %q", code, stdout, stderr)
+	}
+}
+
+// TestServeStore: with no MODEL and no --gguf-dir the store is served; an
+// empty one starts and says how to pull. A name given is pulled first and
+// served by its name, and ps shows it once loaded.
+func TestServeStore(t *testing.T) {
+	data, err := os.ReadFile(golden.Path(t, "qwen2-mini/qwen2-mini-F32.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := testHub(t, "some/repo", "qwen2-mini.gguf", data)
+	t.Setenv("HF_ENDPOINT", hub.URL)
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("ZHIYAN_SOURCE", "")
+	t.Setenv("ZHIYAN_API_KEYS", "")
+	t.Setenv("ZHIYAN_API_KEY", "")
+	dir := filepath.Join(t.TempDir(), "store")
+
+	t.Run("empty", func(t *testing.T) {
+		base, log := startServe(t, "--models", dir)
+		if code, body := send(t, "GET", base+"/v1/models", "", ""); code != 200 || !strings.Contains(body, `"data":[]`) {
+			t.Errorf("models of an empty store = %d %s", code, body)
+		}
+		if !strings.Contains(log.String(), "zhiyan pull") {
+			t.Errorf("the log does not say how to pull a model:\n%s", log)
+		}
+		h, p := hostPort(t, base)
+		if stdout, stderr, code := zhiyan(t, "ps", "--host", h, "--port", p); code != 0 || strings.TrimSpace(stdout) != "NAME   ID   SIZE   CONTEXT   UNTIL" {
+			t.Errorf("ps with nothing loaded = exit %d %q %q", code, stdout, stderr)
+		}
+	})
+
+	const name = "hf.co/some/repo:qwen2-mini.gguf"
+	base, log := startServe(t, "--models", dir, "--ctx", "128", name)
+	if !strings.Contains(log.String(), "pulling") {
+		t.Errorf("serve NAME did not pull it:\n%s", log)
+	}
+	code, body := send(t, "POST", base+"/api/generate", "", `{"model":"`+name+`","prompt":"hi","stream":false,"options":{"num_predict":2}}`)
+	if code != 200 || !strings.Contains(body, `"done":true`) {
+		t.Fatalf("generate with the pulled name = %d %s", code, body)
+	}
+	_, body = send(t, "GET", base+"/v1/models", "", "")
+	var list struct{ Data []struct{ ID string } }
+	if json.Unmarshal([]byte(body), &list) != nil || len(list.Data) != 1 || list.Data[0].ID != name {
+		t.Errorf("models = %s", body)
+	}
+	h, p := hostPort(t, base)
+	stdout, stderr, code := zhiyan(t, "ps", "--host", h, "--port", p)
+	if code != 0 || !strings.Contains(stdout, name) || !strings.Contains(stdout, "128") || !strings.Contains(stdout, "minutes from now") {
+		t.Errorf("ps = exit %d %q %q", code, stdout, stderr)
+	}
+}
+
+func TestPsWithoutServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close() // nothing listens there now
+	_, stderr, code := zhiyan(t, "ps", "--port", port)
+	if code != 1 || !strings.Contains(stderr, "no zhiyan server answers at http://127.0.0.1:"+port) {
+		t.Errorf("ps without a server = exit %d %q", code, stderr)
+	}
+}
+
+func TestUntilString(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		in   time.Time
+		want string
+	}{
+		{time.Time{}, "Stopping..."},
+		{now.Add(-time.Second), "Stopping..."},
+		{now.Add(30 * time.Second), "Less than a minute from now"},
+		{now.Add(90 * time.Second), "About a minute from now"},
+		{now.Add(4*time.Minute + 59*time.Second), "4 minutes from now"},
+		{now.Add(5 * time.Hour), "5 hours from now"},
+		{now.Add(72 * time.Hour), "3 days from now"},
+		{now.AddDate(100, 0, 0), "Forever"},
+	} {
+		if got := untilString(tt.in, now); got != tt.want {
+			t.Errorf("untilString(now%+v) = %q, want %q", tt.in.Sub(now), got, tt.want)
+		}
 	}
 }
