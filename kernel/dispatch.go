@@ -26,6 +26,13 @@ var (
 	gemvKernels   [64]gemvFunc
 	gemmKernels   [64]gemmFunc
 	actQuantizers [64]actQuantFunc
+
+	// smallGemmKernels are gemmFuncs for the few tokens of decoding
+	// sequences together, 2…smallGemmMaxT[t] of them: one pass over the
+	// weights, every token's dot products from the same loaded block, so
+	// that T tokens cost little more than one while memory-bound.
+	smallGemmKernels [64]gemmFunc
+	smallGemmMaxT    [64]int
 )
 
 // gemvRef is the reference implementation of gemvFunc for type t.
@@ -52,6 +59,15 @@ func gemm(t tensor.Type) gemmFunc {
 		return gemmKernels[t]
 	}
 	return nil
+}
+
+// smallGemm returns the few-token kernel for t and the most tokens it is
+// used for (0 when t has none).
+func smallGemm(t tensor.Type) (gemmFunc, int) {
+	if int(t) < len(smallGemmKernels) && smallGemmKernels[t] != nil {
+		return smallGemmKernels[t], smallGemmMaxT[t]
+	}
+	return nil, 0
 }
 
 // quantizeActivations converts src to format t with the fastest kernel.

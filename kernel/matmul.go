@@ -18,6 +18,8 @@ type Matrix struct {
 	rowBytes int
 	gemv     gemvFunc // row-dot kernel for Type, chosen once
 	gemm     gemmFunc // batch kernel for Type, or nil
+	small    gemmFunc // few-token kernel for Type, or nil
+	smallMax int      // most tokens small is used for
 }
 
 // NewMatrix checks that data holds exactly rows×cols elements of type t and
@@ -37,7 +39,9 @@ func NewMatrix(t tensor.Type, rows, cols int, data []byte) (*Matrix, error) {
 	if len(data)/rb < rows || len(data) != rows*rb {
 		return nil, fmt.Errorf("%d×%d %s matrix needs %d bytes, have %d", rows, cols, t, rows*rb, len(data))
 	}
-	return &Matrix{Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb, gemv: gemv(t), gemm: gemm(t)}, nil
+	small, smallMax := smallGemm(t)
+	return &Matrix{Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb, gemv: gemv(t), gemm: gemm(t),
+		small: small, smallMax: smallMax}, nil
 }
 
 // RowData is the encoded bytes of row r.
@@ -125,6 +129,11 @@ func (j *matmulJob) run(_, lo, hi int) {
 // rows computes rows [lo, hi) of the product for every token.
 func (pr *product) rows(lo, hi, T int) {
 	m := pr.M
+	if T > 1 && T <= m.smallMax {
+		// One pass over the rows serves every token.
+		m.small(pr.Out[lo:], m.Rows, m.Data[lo*m.rowBytes:hi*m.rowBytes], m.rowBytes, hi-lo, pr.act, pr.actBytes, T, m.Cols)
+		return
+	}
 	step := hi - lo
 	if T > 1 && m.gemm == nil {
 		step = max(1, tileBytes/m.rowBytes)

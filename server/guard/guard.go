@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -42,8 +43,17 @@ type Options struct {
 	// APIKeys, when any are given, are required as "Authorization: Bearer KEY"
 	// or "X-Api-Key: KEY". Only their SHA-256 digests are kept.
 	APIKeys []string
+	// RequireAuth asks for credentials even when no APIKeys are given: then
+	// only Authenticate can let a request through.
+	RequireAuth bool
+	// Authenticate, when set, accepts credentials besides APIKeys (the
+	// accounts' keys and sessions), and is asked when no APIKey matches.
+	Authenticate func(r *http.Request) bool
 	// Public are paths served without a key, such as "/health"; exact match.
 	Public []string
+	// PublicPrefixes are path prefixes served without a key, such as a web
+	// application that signs its users in itself.
+	PublicPrefixes []string
 	// MaxBody is the largest request body in bytes; 0 means DefaultMaxBody,
 	// a negative value no limit.
 	MaxBody int64
@@ -58,14 +68,17 @@ type Guard struct {
 	anyOrigin bool
 	origins   []originPattern
 	keys      [][sha256.Size]byte
+	required  bool
+	authn     func(r *http.Request) bool
 	public    map[string]bool
+	prefixes  []string
 	maxBody   int64
 	reject    func(w http.ResponseWriter, r *http.Request, status int, code, message string)
 }
 
 // New checks the options and returns a Guard.
 func New(o Options) (*Guard, error) {
-	g := &Guard{public: map[string]bool{}, maxBody: o.MaxBody, reject: o.Reject}
+	g := &Guard{public: map[string]bool{}, maxBody: o.MaxBody, reject: o.Reject, authn: o.Authenticate}
 	if g.maxBody == 0 {
 		g.maxBody = DefaultMaxBody
 	}
@@ -103,17 +116,36 @@ func New(o Options) (*Guard, error) {
 		}
 		g.keys = append(g.keys, sha256.Sum256([]byte(k)))
 	}
-	for _, p := range o.Public {
+	g.required = len(g.keys) > 0 || o.RequireAuth
+	if g.required && len(g.keys) == 0 && g.authn == nil {
+		return nil, fmt.Errorf("guard: credentials are required but neither API keys nor an authenticator are given")
+	}
+	for _, p := range append(slices.Clone(o.Public), o.PublicPrefixes...) {
 		if !strings.HasPrefix(p, "/") {
 			return nil, fmt.Errorf("guard: public path %q does not start with /", p)
 		}
+	}
+	for _, p := range o.Public {
 		g.public[p] = true
 	}
+	g.prefixes = o.PublicPrefixes
 	return g, nil
 }
 
-// KeyRequired reports whether requests to non-public paths need an API key.
-func (g *Guard) KeyRequired() bool { return len(g.keys) > 0 }
+// KeyRequired reports whether requests to non-public paths need credentials.
+func (g *Guard) KeyRequired() bool { return g.required }
+
+func (g *Guard) isPublic(path string) bool {
+	if g.public[path] {
+		return true
+	}
+	for _, p := range g.prefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // RequireKeyOffLoopback returns an error when listen is not a loopback
 // address and no API key is configured: an open server on a network is
@@ -141,8 +173,8 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 		if done := g.checkOrigin(w, r); done {
 			return
 		}
-		if len(g.keys) > 0 && !g.public[r.URL.Path] {
-			if code, msg := g.checkKey(r); code != "" {
+		if g.required && !g.isPublic(r.URL.Path) {
+			if code, msg := g.checkKey(r); code != "" && (g.authn == nil || !g.authn(r)) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="zhiyan"`)
 				g.reject(w, r, http.StatusUnauthorized, code, msg)
 				return

@@ -251,3 +251,39 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthenticator: with accounts, a request passes with a configured key
+// or whatever the authenticator accepts; public prefixes need neither.
+func TestAuthenticator(t *testing.T) {
+	accept := func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer zy-account" }
+	for _, tc := range []struct {
+		name    string
+		o       Options
+		path    string
+		auth    string
+		allowed bool
+	}{
+		{"account key", Options{RequireAuth: true, Authenticate: accept}, "/v1/models", "Bearer zy-account", true},
+		{"no credentials", Options{RequireAuth: true, Authenticate: accept}, "/v1/models", "", false},
+		{"wrong key", Options{RequireAuth: true, Authenticate: accept}, "/v1/models", "Bearer zy-other", false},
+		{"static key beside accounts", Options{APIKeys: []string{"sk-static"}, Authenticate: accept}, "/api/tags", "Bearer sk-static", true},
+		{"account key beside static keys", Options{APIKeys: []string{"sk-static"}, Authenticate: accept}, "/api/tags", "Bearer zy-account", true},
+		{"public prefix", Options{RequireAuth: true, Authenticate: accept, PublicPrefixes: []string{"/app/"}}, "/app/login", "", true},
+		{"outside the prefix", Options{RequireAuth: true, Authenticate: accept, PublicPrefixes: []string{"/app/"}}, "/apps", "", false},
+		{"not required", Options{Authenticate: accept}, "/v1/models", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Listen = "127.0.0.1:11435"
+			r := httptest.NewRequest("GET", "http://localhost:11435"+tc.path, nil)
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			if _, reached := serve(t, mustNew(t, tc.o), r); reached != tc.allowed {
+				t.Errorf("handler ran %v, want %v", reached, tc.allowed)
+			}
+		})
+	}
+	if _, err := New(Options{RequireAuth: true}); err == nil {
+		t.Error("RequireAuth with no way to authenticate was accepted")
+	}
+}
