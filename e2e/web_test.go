@@ -70,6 +70,9 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
+	if os.Getenv("ZHIYAN_REQUIRE_BROWSER") != "" {
+		t.Fatal("no chromium on PATH, and ZHIYAN_REQUIRE_BROWSER is set (apt-get install chromium)")
+	}
 	t.Skip("no chromium on PATH (apt-get install chromium)")
 	return ""
 }
