@@ -92,6 +92,7 @@ func (s *Server) prepare(ctx context.Context, j *job) (*prepared, error) {
 		return nil, err
 	}
 	s.metrics.promptTokens(m.name, len(p.prompt))
+	spend(ctx, len(p.prompt))
 	return p, nil
 }
 
@@ -376,6 +377,7 @@ func (s *Server) runChoice(ctx context.Context, p *prepared, i int, emit func(ch
 		return res, err
 	}
 	s.metrics.generatedTokens(p.m.name, r.Tokens)
+	spend(ctx, r.Tokens)
 	switch {
 	case res.toolCalls > 0:
 		res.finish = "tool_calls"

@@ -248,10 +248,14 @@ func (s *Server) ollamaTags(w http.ResponseWriter, r *http.Request) (any, error)
 		Models []ollamaListModel `json:"models"`
 	}{Models: []ollamaListModel{}}
 	for _, m := range s.models.list() {
+		if s.ups.shadows(m.name) {
+			continue
+		}
 		info := s.models.describe(m)
 		out.Models = append(out.Models, ollamaListModel{Name: m.name, Model: m.name, ModifiedAt: m.modTime, Size: m.size,
 			Digest: m.digest, Details: storeDetails(info.details, m.manifest)})
 	}
+	out.Models = append(out.Models, s.ups.ollamaModels()...)
 	return out, nil
 }
 
@@ -277,6 +281,9 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) (any, error)
 	name, err := req.model()
 	if err != nil {
 		return nil, err
+	}
+	if u := s.ups.find(name); u != nil {
+		return s.ups.show(u), nil
 	}
 	f, err := s.models.find(name)
 	if err != nil {

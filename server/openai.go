@@ -296,13 +296,19 @@ func usageOf(p *prepared, results []choiceResult) *usage {
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) (any, error) {
 	list := modelList{Object: "list", Data: []modelObject{}}
 	for _, m := range s.models.list() {
-		list.Data = append(list.Data, modelObject{ID: m.name, Object: "model", Created: m.modTime.Unix(), OwnedBy: "zhiyan"})
+		if !s.ups.shadows(m.name) {
+			list.Data = append(list.Data, modelObject{ID: m.name, Object: "model", Created: m.modTime.Unix(), OwnedBy: "zhiyan"})
+		}
 	}
+	list.Data = append(list.Data, s.ups.openAIModels()...)
 	return list, nil
 }
 
 // getModel is GET /v1/models/{id}.
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) (any, error) {
+	if u := s.ups.find(r.PathValue("id")); u != nil {
+		return u.openAIModel(s.ups.started), nil
+	}
 	m, err := s.models.find(r.PathValue("id"))
 	if err != nil {
 		return nil, err

@@ -22,8 +22,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"zhiyan/bot"
+	"zhiyan/db"
 	"zhiyan/server/guard"
 	"zhiyan/store"
+	"zhiyan/web"
 )
 
 // Config configures a Server.
@@ -68,6 +71,27 @@ type Config struct {
 	// WriteTimeout bounds each write of a response, so a client that stops
 	// reading frees its slot; 0 means DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// DB, when set, turns accounts on: the web chat at "/" with its users,
+	// sessions and API keys, which /v1 and /api then accept too.
+	DB *db.DB
+	// SecureCookies marks the web chat's cookies Secure (served over HTTPS).
+	SecureCookies bool
+	// Channels, when set, serves the chat-platform bots under /channel/
+	// (WeChat, WeCom, Feishu, DingTalk); it needs DB. Its DB and Gen are the
+	// server's.
+	Channels *bot.Config
+	// RequireAuth asks for an API key or a session on /v1 and /api even
+	// without APIKeys: for accounts on a network address.
+	RequireAuth bool
+	// Upstreams are models whose generation other OpenAI-compatible
+	// servers do (vLLM, SGLang, another zhiyan): requests naming them on
+	// the generation and embedding routes are forwarded. An upstream name
+	// hides a local model of the same name.
+	Upstreams []Upstream
+	// UpstreamTimeout is how long an upstream may stay silent, before its
+	// answer starts or between streamed events; 0 means
+	// DefaultUpstreamTimeout, < 0 no limit.
+	UpstreamTimeout time.Duration
 	// Logger receives one line per request and model events; nil discards.
 	// Prompts and outputs are never logged.
 	Logger *slog.Logger
@@ -85,11 +109,14 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	models  *models
+	ups     *upstreams // nil without upstreams
 	metrics *serverMetrics
 	// embedGate runs one embedding at a time: each uses every core and
 	// bypasses the schedulers, so more would only starve generation.
 	embedGate *gate
 	handler   http.Handler
+	web       *web.App // the web chat and accounts; nil without a DB
+	bot       *bot.Bot // the chat-platform bots; nil without Channels
 
 	abortCtx context.Context // cancelled when Shutdown's grace period ends
 	abort    context.CancelFunc
@@ -123,18 +150,49 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, models: ms, idle: make(chan struct{}), embedGate: newGate(1, embedQueue(cfg.Parallel))}
+	ups, err := newUpstreams(cfg.Upstreams, cfg.UpstreamTimeout, log)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, models: ms, ups: ups, idle: make(chan struct{}), embedGate: newGate(1, embedQueue(cfg.Parallel))}
 	s.abortCtx, s.abort = context.WithCancel(context.Background())
 	s.metrics = newServerMetrics(s)
-	g, err := guard.New(guard.Options{
+	ups.register(s.metrics.reg)
+	opts := guard.Options{
 		AllowedHosts:   cfg.AllowedHosts,
 		AllowedOrigins: cfg.AllowedOrigins,
 		Listen:         cfg.Addr,
 		APIKeys:        cfg.APIKeys,
+		RequireAuth:    cfg.RequireAuth,
 		MaxBody:        cfg.MaxBody,
 		Public:         []string{"/health"},
 		Reject:         s.reject,
-	})
+	}
+	if cfg.DB != nil {
+		if s.web, err = web.New(web.Config{DB: cfg.DB, Gen: assistant{s}, Secure: cfg.SecureCookies, Logger: log}); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		// The web chat signs its users in itself.
+		opts.Public = append(opts.Public, "/")
+		opts.PublicPrefixes = []string{"/app/"}
+		opts.Authenticate = s.authenticate
+	}
+	if cfg.Channels != nil {
+		if cfg.DB == nil {
+			return nil, fmt.Errorf("server: the chat-platform bots need a database")
+		}
+		c := *cfg.Channels
+		c.DB, c.Gen = cfg.DB, botAssistant{s}
+		if c.Logger == nil {
+			c.Logger = log
+		}
+		if s.bot, err = bot.New(c); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		// The platforms sign their callbacks; the bots check them.
+		opts.PublicPrefixes = append(opts.PublicPrefixes, "/channel/")
+	}
+	g, err := guard.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -150,17 +208,25 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /health", s.health)
 	mux.Handle("GET /metrics", s.metrics.handler(s.models.running))
 	oa := func(pattern string, f apiFunc) { mux.Handle(pattern, s.api(dialectOpenAI, pattern, f)) }
-	oa("POST /v1/chat/completions", s.chatCompletions)
-	oa("POST /v1/completions", s.completions)
-	oa("POST /v1/embeddings", s.embeddings)
+	oa("POST /v1/chat/completions", s.viaUpstream(s.chatCompletions, s.forwardOpenAI("/chat/completions")))
+	oa("POST /v1/completions", s.viaUpstream(s.completions, s.forwardOpenAI("/completions")))
+	oa("POST /v1/embeddings", s.viaUpstream(s.embeddings, s.forwardOpenAI("/embeddings")))
 	oa("GET /v1/models", s.listModels)
 	oa("GET /v1/models/{id...}", s.getModel)
 	ol := func(pattern string, f apiFunc) { mux.Handle(pattern, s.api(dialectOllama, pattern, f)) }
-	ol("GET /{$}", s.ollamaRoot)
-	ol("POST /api/chat", s.ollamaChat)
-	ol("POST /api/generate", s.ollamaGenerate)
-	ol("POST /api/embed", s.ollamaEmbed)
-	ol("POST /api/embeddings", s.ollamaEmbeddings)
+	if s.bot != nil {
+		mux.Handle("/channel/", http.StripPrefix("/channel", s.bot.Handler()))
+	}
+	if s.web != nil {
+		mux.Handle("GET /{$}", s.web.Handler())
+		mux.Handle("/app/", s.web.Handler())
+	} else {
+		mux.Handle("GET /{$}", s.api(dialectOllama, "GET /{$}", s.ollamaRoot))
+	}
+	ol("POST /api/chat", s.viaUpstream(s.ollamaChat, s.upstreamOllamaChat))
+	ol("POST /api/generate", s.viaUpstream(s.ollamaGenerate, s.upstreamOllamaGenerate))
+	ol("POST /api/embed", s.viaUpstream(s.ollamaEmbed, s.upstreamOllamaEmbed))
+	ol("POST /api/embeddings", s.viaUpstream(s.ollamaEmbeddings, s.upstreamOllamaEmbeddings))
 	ol("GET /api/tags", s.ollamaTags)
 	ol("POST /api/show", s.ollamaShow)
 	ol("GET /api/ps", s.ollamaPS)
@@ -205,7 +271,13 @@ func (s *Server) api(d dialect, route string, f apiFunc) http.Handler {
 		defer cancel(nil)
 		defer context.AfterFunc(s.abortCtx, func() { cancel(errShuttingDown) })()
 		defer s.recoverPanic(d, rw)
-		v, err := f(rw, r.WithContext(ctx))
+		mctx, record, err := s.meter(ctx, r)
+		if err != nil {
+			d.writeError(rw, asAPIError(err))
+			return
+		}
+		defer record()
+		v, err := f(rw, r.WithContext(mctx))
 		if !rw.wrote {
 			// A client that does not read its reply must not hold the
 			// request (and Shutdown) for ever.
@@ -396,7 +468,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if herr := <-httpDone; herr != nil && hs != nil {
 		hs.Close()
 	}
+	if s.bot != nil {
+		// Before the models go: the bots finish (or record) their answers.
+		if berr := s.bot.Close(); berr != nil {
+			s.log.Error("closing the chat-platform bots", "err", berr)
+		}
+	}
 	s.models.closeAll()
+	s.ups.closeIdle()
 	return err
 }
 

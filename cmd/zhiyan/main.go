@@ -19,7 +19,7 @@ type command struct {
 }
 
 var commands = []command{
-	{"run", "run MODEL [PROMPT]", "generate from a prompt, or chat when no prompt is given", runCmd},
+	{"run", "run [MODEL [PROMPT]]", "generate from a prompt, or chat when no prompt is given (no MODEL: the built-in one)", runCmd},
 	{"show", "show [--json] MODEL", "describe a model file", showCmd},
 	{"pull", "pull [--source hf|modelscope|auto] NAME", "download a model: qwen3:0.6b, hf.co/USER/REPO[:QUANT], modelscope.cn/USER/REPO[:QUANT]", pullCmd},
 	{"list", "list [--catalog]", "list downloaded models, or the short names pull knows", listCmd},

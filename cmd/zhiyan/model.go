@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/signal"
 
+	"zhiyan/builtin"
 	"zhiyan/store"
 )
 
 // modelPath turns what the user named into a GGUF file: a path to one, or a
-// model in the store (dir, "" for the default). With pull, a name the store
-// does not hold yet is downloaded first, as `zhiyan pull` would.
+// model in the store (dir, "" for the default), the built-in model
+// included. With pull, a name the store does not hold yet is downloaded
+// first, as `zhiyan pull` would.
 func modelPath(arg, dir string, pull bool, stderr io.Writer) (string, error) {
 	if _, err := os.Stat(arg); err == nil {
 		return arg, nil
@@ -21,6 +23,9 @@ func modelPath(arg, dir string, pull bool, stderr io.Writer) (string, error) {
 	s, err := store.Open(dir)
 	if err != nil {
 		return "", err
+	}
+	if arg == builtin.Name {
+		return builtin.Install(s)
 	}
 	path, err := s.ResolveModel(arg)
 	if !pull || !errors.Is(err, store.ErrNotFound) {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"zhiyan/chat"
+	"zhiyan/builtin"
 	"zhiyan/engine"
 	"zhiyan/model"
 	"zhiyan/sample"
@@ -31,7 +32,7 @@ type runSettings struct {
 }
 
 func runCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "run [flags] MODEL [PROMPT]", stderr)
+	fs := newFlags("run", "run [flags] [MODEL [PROMPT]]", stderr)
 	var st runSettings
 	st.params = sample.DefaultParams()
 	p := &st.params
@@ -54,9 +55,8 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return errUsage
 	}
-	if len(pos) < 1 {
-		fs.Usage()
-		return errUsage
+	if len(pos) == 0 {
+		pos = []string{builtin.Name} // chat with the model zhiyan ships
 	}
 	path, err := modelPath(pos[0], *models, true, stderr)
 	if err != nil {

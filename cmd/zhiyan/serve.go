@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"zhiyan/bot"
+	"zhiyan/builtin"
+	"zhiyan/db"
 	"zhiyan/server"
 	"zhiyan/server/guard"
 	"zhiyan/store"
@@ -42,6 +45,15 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&keys, "api-key", "require this API key as 'Authorization: Bearer KEY' (repeatable; env ZHIYAN_API_KEY, or ZHIYAN_API_KEYS comma-separated)")
 	fs.Var(&hosts, "allow-host", "also accept this Host header, e.g. a reverse proxy's name (repeatable)")
 	fs.Var(&origins, "allow-origin", "let web pages from this origin call the API, e.g. https://app.example (repeatable)")
+	var upstreams, upstreamKeys listFlag
+	fs.Var(&upstreams, "upstream", "serve model NAME from an OpenAI-compatible server (vLLM, SGLang, zhiyan): NAME=URL or NAME=URL#REMOTE-MODEL, URL like http://10.0.0.5:8000/v1 (repeatable)")
+	fs.Var(&upstreamKeys, "upstream-key", "API key for upstream NAME: NAME=KEY (repeatable; better env ZHIYAN_UPSTREAM_KEY_<NAME>, NAME in capitals, other characters '_')")
+	upstreamTimeout := fs.Duration("upstream-timeout", server.DefaultUpstreamTimeout, "how long an upstream may stay silent (before answering or between streamed events); 0 or less waits for ever")
+	dsn := fs.String("db", os.Getenv("ZHIYAN_DB"), "accounts and conversations database: postgres://… for PostgreSQL, else a SQLite file (default: zhiyan.db in the models directory; env ZHIYAN_DB)")
+	noWeb := fs.Bool("no-web", false, "serve only the APIs: no web chat, no accounts")
+	channelsPath := fs.String("channels", "", "serve the chat-platform bots configured in this JSON file under /channel/ (see the README)")
+	requireAuth := fs.Bool("require-auth", false, "require an API key or a signed-in session on /v1 and /api even on loopback")
+	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (when users reach zhiyan over HTTPS, e.g. behind a proxy)")
 	verbose := fs.Bool("verbose", false, "log debug details")
 	args, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -59,14 +71,26 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("port %q is not a port number", *port)
 	}
 	addr := net.JoinHostPort(*host, *port)
-	if err := guard.RequireKeyOffLoopback(addr, len(keys)); err != nil {
-		return fmt.Errorf("%w (give --api-key KEY or set ZHIYAN_API_KEY)", err)
+	if *noWeb {
+		if err := guard.RequireKeyOffLoopback(addr, len(keys)); err != nil {
+			return fmt.Errorf("%w (give --api-key KEY or set ZHIYAN_API_KEY)", err)
+		}
+	} else if guard.RequireKeyOffLoopback(addr, 0) != nil {
+		// On a network, the accounts' keys and sessions guard the APIs.
+		*requireAuth = true
 	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ups, err := upstreamConfig(upstreams, upstreamKeys, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if *upstreamTimeout <= 0 {
+		*upstreamTimeout = -1 // the server's "no limit"
+	}
 	if err := checkStoreDir(*storeDir); err != nil {
 		return err
 	}
@@ -78,24 +102,59 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(args) == 0 && *ggufDir == "" {
+		// Named nothing: serve the store, with the built-in model in it.
+		if _, err := builtin.Install(st); err != nil {
+			return err
+		}
+	}
+	var channels *bot.Config
+	if *channelsPath != "" {
+		if *noWeb {
+			return fmt.Errorf("--channels needs the accounts database: drop --no-web")
+		}
+		if channels, err = loadChannels(*channelsPath); err != nil {
+			return err
+		}
+	}
+	var database *db.DB
+	if !*noWeb {
+		if *dsn == "" {
+			*dsn = filepath.Join(st.Root(), "zhiyan.db")
+		}
+		if database, err = db.Open(context.Background(), *dsn); err != nil {
+			return err
+		}
+		defer database.Close()
+	}
 	srv, err := server.New(server.Config{
+		DB: database, SecureCookies: *secure, RequireAuth: *requireAuth, Channels: channels,
 		Addr: addr, Models: files, ModelDir: *ggufDir, Store: st,
 		Parallel: *parallel, Context: *ctxLen, Threads: *threads,
 		KeepAlive: *keepAlive, MaxLoaded: *maxLoaded,
 		APIKeys: keys, AllowedHosts: hosts, AllowedOrigins: origins,
+		Upstreams: ups, UpstreamTimeout: *upstreamTimeout,
 		Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	if list, err := st.List(); err == nil && len(list) == 0 && len(files) == 0 && *ggufDir == "" {
-		log.Info("no models yet: pull one with 'zhiyan pull qwen3:0.6b' (zhiyan list --catalog shows more) or POST /api/pull", "store", st.Root())
+	if list, err := st.List(); err == nil && onlyBuiltin(list) && len(files) == 0 && *ggufDir == "" && len(ups) == 0 {
+		log.Info("serving only the small built-in model: pull a real one with 'zhiyan pull qwen3:0.6b' (zhiyan list --catalog shows more) or POST /api/pull", "store", st.Root())
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "zhiyan serving on http://%s\n", l.Addr())
+	link, err := srv.SetupLink(context.Background(), "http://"+l.Addr().String())
+	if err != nil {
+		l.Close()
+		return err
+	}
+	if link != "" {
+		fmt.Fprintf(stdout, "first start: create the administrator at %s (the link works once)\n", link)
+	}
 	return serveUntilSignal(srv, l, stderr)
 }
 
@@ -182,4 +241,14 @@ func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error {
 	*l = append(*l, v)
 	return nil
+}
+
+// onlyBuiltin reports a store holding nothing but the built-in model.
+func onlyBuiltin(list []store.Model) bool {
+	for _, m := range list {
+		if !strings.HasPrefix(m.Name, builtin.Name+":") {
+			return false
+		}
+	}
+	return true
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"zhiyan/channel/dingtalk"
+	"zhiyan/db"
 	"zhiyan/internal/golden"
 )
 
@@ -27,7 +32,7 @@ func TestServeRefusals(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"serve", model, "--host", "0.0.0.0", "--port", "0"}, 1, "without an API key"},
+		{[]string{"serve", model, "--no-web", "--host", "0.0.0.0", "--port", "0"}, 1, "without an API key"},
 		{[]string{"serve", model, "--port", "http"}, 1, "port"},
 		{[]string{"serve", "nothere.gguf", "--port", "0"}, 1, "no such file"},
 		{[]string{"serve", "--gguf-dir", model, "--port", "0"}, 1, "not a directory"},
@@ -128,6 +133,52 @@ func hostPort(t *testing.T, base string) (string, string) {
 	return h, p
 }
 
+// TestServeAccounts: by default the web chat is served at / with accounts in
+// SQLite in the models directory; --require-auth makes /v1 take the
+// accounts' keys, whose quota the server keeps.
+func TestServeAccounts(t *testing.T) {
+	model := golden.Path(t, "qwen2-mini/qwen2-mini-F32.gguf")
+	home := filepath.Join(t.TempDir(), "models")
+	t.Setenv("ZHIYAN_HOME", home)
+	t.Setenv("ZHIYAN_API_KEY", "")
+	t.Setenv("ZHIYAN_API_KEYS", "")
+	t.Setenv("ZHIYAN_DB", "")
+	base, _ := startServe(t, model, "--require-auth")
+	if code, body := send(t, "GET", base+"/", "", ""); code != 200 || !strings.Contains(body, "<html") {
+		t.Fatalf("GET / = %d %.80s", code, body)
+	}
+	if code, _ := send(t, "GET", base+"/v1/models", "", ""); code != 401 {
+		t.Fatalf("/v1/models without credentials = %d, want 401", code)
+	}
+	d, err := db.Open(context.Background(), filepath.Join(home, "zhiyan.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	u, err := d.CreateUser(context.Background(), "li", "a long passphrase", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, k, err := d.CreateAPIKey(context.Background(), u.ID, "script", db.KeyLimits{TokenQuota: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chatBody := `{"model":"qwen2-mini-F32","messages":[{"role":"user","content":"hi"}],"max_tokens":3}`
+	if code, body := send(t, "POST", base+"/v1/chat/completions", key, chatBody); code != 200 {
+		t.Fatalf("chat with an account key = %d %s", code, body)
+	}
+	keys, err := d.APIKeys(context.Background(), u.ID)
+	if err != nil || len(keys) != 1 || keys[0].ID != k.ID || keys[0].TokensUsed < 4 {
+		t.Fatalf("usage recorded: %+v, %v", keys, err)
+	}
+	if code, body := send(t, "POST", base+"/v1/chat/completions", key, chatBody); code != 429 || !strings.Contains(body, "insufficient_quota") {
+		t.Errorf("past the quota = %d %s, want 429 insufficient_quota", code, body)
+	}
+	if code, _ := send(t, "GET", base+"/v1/models", "zy-not-a-key", ""); code != 401 {
+		t.Errorf("an unknown key = %d, want 401", code)
+	}
+}
+
 // TestServe serves a file given on the command line behind API keys and
 // chats once.
 func TestServe(t *testing.T) {
@@ -167,8 +218,8 @@ func TestServeStore(t *testing.T) {
 
 	t.Run("empty", func(t *testing.T) {
 		base, log := startServe(t, "--models", dir)
-		if code, body := send(t, "GET", base+"/v1/models", "", ""); code != 200 || !strings.Contains(body, `"data":[]`) {
-			t.Errorf("models of an empty store = %d %s", code, body)
+		if code, body := send(t, "GET", base+"/v1/models", "", ""); code != 200 || !strings.Contains(body, `"data":[{"id":"zhiyan-tang:latest"`) || strings.Count(body, `"id"`) != 1 {
+			t.Errorf("models of an empty store = %d %s, want the built-in model only", code, body)
 		}
 		if !strings.Contains(log.String(), "zhiyan pull") {
 			t.Errorf("the log does not say how to pull a model:\n%s", log)
@@ -190,7 +241,7 @@ func TestServeStore(t *testing.T) {
 	}
 	_, body = send(t, "GET", base+"/v1/models", "", "")
 	var list struct{ Data []struct{ ID string } }
-	if json.Unmarshal([]byte(body), &list) != nil || len(list.Data) != 1 || list.Data[0].ID != name {
+	if json.Unmarshal([]byte(body), &list) != nil || len(list.Data) != 2 || list.Data[0].ID != name || list.Data[1].ID != "zhiyan-tang:latest" {
 		t.Errorf("models = %s", body)
 	}
 	h, p := hostPort(t, base)
@@ -231,5 +282,65 @@ func TestUntilString(t *testing.T) {
 		if got := untilString(tt.in, now); got != tt.want {
 			t.Errorf("untilString(now%+v) = %q, want %q", tt.in.Sub(now), got, tt.want)
 		}
+	}
+}
+
+// TestServeChannels: serve --channels answers a signed DingTalk message
+// through its session webhook, refuses a forged one, and keeps the
+// conversation in the accounts database.
+func TestServeChannels(t *testing.T) {
+	model := golden.Path(t, "qwen2-mini/qwen2-mini-F32.gguf")
+	home := filepath.Join(t.TempDir(), "models")
+	t.Setenv("ZHIYAN_HOME", home)
+	t.Setenv("ZHIYAN_API_KEY", "")
+	t.Setenv("ZHIYAN_API_KEYS", "")
+	t.Setenv("ZHIYAN_DB", "")
+	t.Setenv("TEST_DINGTALK_SECRET", "s3cret")
+	answers := make(chan string, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct{ Text struct{ Content string } }
+		json.NewDecoder(r.Body).Decode(&m)
+		answers <- m.Text.Content
+		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+	}))
+	defer hook.Close()
+	cfg := filepath.Join(t.TempDir(), "channels.json")
+	if err := os.WriteFile(cfg, []byte(`{"dingtalk": {"AppSecret": "${TEST_DINGTALK_SECRET}"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startServe(t, model, "--channels", cfg)
+	post := func(secret string) int {
+		ts := fmt.Sprint(time.Now().UnixMilli())
+		body := fmt.Sprintf(`{"msgtype":"text","text":{"content":"你好"},"msgId":"m1","createAt":%s,"conversationType":"1",
+			"conversationId":"c1","senderId":"u1","senderNick":"李","sessionWebhook":%q,"sessionWebhookExpiredTime":%d}`,
+			ts, hook.URL, time.Now().Add(time.Hour).UnixMilli())
+		req, _ := http.NewRequest("POST", base+"/channel/dingtalk", strings.NewReader(body))
+		req.Header.Set("timestamp", ts)
+		req.Header.Set("sign", dingtalk.Sign(secret, ts))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("forged"); code != 403 {
+		t.Errorf("forged signature = %d, want 403", code)
+	}
+	if code := post("s3cret"); code != 200 {
+		t.Fatalf("signed message = %d", code)
+	}
+	select {
+	case a := <-answers:
+		if strings.TrimSpace(a) == "" {
+			t.Error("empty answer")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no answer through the session webhook")
+	}
+	select {
+	case a := <-answers:
+		t.Errorf("a second answer %q: the forged message reached the model", a)
+	case <-time.After(200 * time.Millisecond):
 	}
 }
