@@ -51,7 +51,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	upstreamTimeout := fs.Duration("upstream-timeout", server.DefaultUpstreamTimeout, "how long an upstream may stay silent (before answering or between streamed events); 0 or less waits for ever")
 	dsn := fs.String("db", os.Getenv("ZHIYAN_DB"), "accounts and conversations database: postgres://… for PostgreSQL, else a SQLite file (default: zhiyan.db in the models directory; env ZHIYAN_DB)")
 	noWeb := fs.Bool("no-web", false, "serve only the APIs: no web chat, no accounts")
-	channelsPath := fs.String("channels", "", "serve the chat-platform bots configured in this JSON file under /channel/ (see the README)")
+	configPath := fs.String("config", os.Getenv("ZHIYAN_CONFIG"), "TOML configuration file: its [channels] section serves the chat-platform bots under /channel/ (see the README; env ZHIYAN_CONFIG)")
 	requireAuth := fs.Bool("require-auth", false, "require an API key or a signed-in session on /v1 and /api even on loopback")
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (when users reach zhiyan over HTTPS, e.g. behind a proxy)")
 	verbose := fs.Bool("verbose", false, "log debug details")
@@ -109,12 +109,16 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	var channels *bot.Config
-	if *channelsPath != "" {
-		if *noWeb {
-			return fmt.Errorf("--channels needs the accounts database: drop --no-web")
-		}
-		if channels, err = loadChannels(*channelsPath); err != nil {
+	if *configPath != "" {
+		cfg, err := loadServeConfig(*configPath)
+		if err != nil {
 			return err
+		}
+		if channels, err = cfg.Channels.bots(); err != nil {
+			return fmt.Errorf("%s: %w", *configPath, err)
+		}
+		if channels != nil && *noWeb {
+			return fmt.Errorf("the chat-platform bots need the accounts database: drop --no-web")
 		}
 	}
 	var database *db.DB

@@ -285,7 +285,7 @@ func TestUntilString(t *testing.T) {
 	}
 }
 
-// TestServeChannels: serve --channels answers a signed DingTalk message
+// TestServeChannels: serve --config with a [channels] section answers a signed DingTalk message
 // through its session webhook, refuses a forged one, and keeps the
 // conversation in the accounts database.
 func TestServeChannels(t *testing.T) {
@@ -304,11 +304,11 @@ func TestServeChannels(t *testing.T) {
 		w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
 	}))
 	defer hook.Close()
-	cfg := filepath.Join(t.TempDir(), "channels.json")
-	if err := os.WriteFile(cfg, []byte(`{"dingtalk": {"AppSecret": "${TEST_DINGTALK_SECRET}"}}`), 0o600); err != nil {
+	cfg := filepath.Join(t.TempDir(), "zhiyan.toml")
+	if err := os.WriteFile(cfg, []byte("[channels.dingtalk]\napp_secret = \"env:TEST_DINGTALK_SECRET\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base, _ := startServe(t, model, "--channels", cfg)
+	base, _ := startServe(t, model, "--config", cfg)
 	post := func(secret string) int {
 		ts := fmt.Sprint(time.Now().UnixMilli())
 		body := fmt.Sprintf(`{"msgtype":"text","text":{"content":"你好"},"msgId":"m1","createAt":%s,"conversationType":"1",
