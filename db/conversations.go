@@ -103,6 +103,19 @@ func (d *DB) Conversation(ctx context.Context, ownerID int64, id string) (Conver
 	return c, nil
 }
 
+// AnyConversation returns conversation id whoever owns it: for
+// administrators, who see every conversation (bots' included).
+func (d *DB) AnyConversation(ctx context.Context, id string) (Conversation, error) {
+	c, err := scanConversation(d.queryRow(ctx, "SELECT "+conversationColumns+" FROM conversations WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Conversation{}, ErrNotFound
+	}
+	if err != nil {
+		return Conversation{}, fmt.Errorf("db: conversation %s: %w", id, err)
+	}
+	return c, nil
+}
+
 // Conversations lists ownerID's conversations, most recently updated first.
 // A non-empty query keeps those whose title or any message contains it
 // (case-insensitively; % and _ match themselves). limit <= 0 means no limit.

@@ -334,6 +334,22 @@ func TestWebChatInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#user-form button")))
 	b.wait("user added", `document.querySelector('#users-table tr[data-user="second"]') !== null`)
 	b.shot("05-admin")
+
+	// The administrator reads every conversation, a WeChat user's that
+	// the bot keeps included, in the Conversations tab.
+	wxID := botConversation(t, store)
+	b.do("conversations tab", chromedp.Click(chromedp.CSS("#admin-tab-convs")))
+	b.wait("all conversations", fmt.Sprintf(`document.querySelector('#admin-conv-table tr[data-id=%q]') !== null &&
+		document.querySelector('#admin-conv-table tr[data-id=%q] .badge.src-wechat') !== null`, convID, wxID))
+	b.shot("05b-admin-conversations")
+	b.do("search all", chromedp.SendKeys(chromedp.CSS("#admin-conv-search"), "北京"))
+	b.wait("search all results", fmt.Sprintf(`(() => { const r = document.querySelectorAll("#admin-conv-table tr[data-id]"); return r.length === 1 && r[0].dataset.id === %q; })()`, wxID))
+	b.do("open bot conversation", chromedp.Click(chromedp.CSS("#admin-conv-table .conv-open")))
+	b.wait("bot conversation", `document.querySelector("#admin-conv-messages .msg.assistant .content strong")?.textContent === "晴"`)
+	if n := eval[int](b, `document.querySelectorAll("#admin-conv-messages .msg").length + document.querySelectorAll("#admin-conv-messages .edit, #admin-conv-messages .regenerate").length`); n != 2 {
+		t.Errorf("the read-only view shows %d messages and buttons, want 2 messages and no buttons", n)
+	}
+	b.shot("05c-admin-conversation")
 	b.problems("first user")
 	b.do("sign out", chromedp.Click(chromedp.CSS("#admin-close")), chromedp.Click(chromedp.CSS("#logout")),
 		chromedp.WaitVisible(chromedp.CSS("#login-form")),
@@ -365,6 +381,30 @@ func TestWebChatInBrowser(t *testing.T) {
 	}
 	b.shot("07-phone-dark")
 	b.problems("second user")
+}
+
+// botConversation stores a WeChat user's conversation as the bot would
+// and returns its id.
+func botConversation(t *testing.T, store *db.DB) string {
+	t.Helper()
+	ctx := context.Background()
+	u, err := store.PlatformUser(ctx, "wechat", "wx-openid-1", "小明")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cv, err := store.CreateConversation(ctx, db.Conversation{OwnerID: u.ID, Source: "wechat", Title: "天气"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []db.Message{
+		{ConversationID: cv.ID, Role: "user", Content: "今天北京天气怎么样？"},
+		{ConversationID: cv.ID, Role: "assistant", Content: "**晴**，最高 25 度。"},
+	} {
+		if _, err := store.AddMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cv.ID
 }
 
 // checkMarkdown renders hostile Markdown in the page and checks that only

@@ -202,6 +202,20 @@ func (d Tokens) hash() string {
 		binary.Write(h, binary.LittleEndian, uint64(len(ids)))
 		binary.Write(h, binary.LittleEndian, ids)
 	}
+	// Fine-tuning's targets and chat starts (nothing for pretraining, so
+	// its hashes stay as they were).
+	for _, ids := range [][]int32{d.TrainStarts, d.ValStarts} {
+		if ids != nil {
+			binary.Write(h, binary.LittleEndian, uint64(len(ids)))
+			binary.Write(h, binary.LittleEndian, ids)
+		}
+	}
+	for _, tg := range [][]bool{d.TrainTarget, d.ValTarget} {
+		if tg != nil {
+			binary.Write(h, binary.LittleEndian, uint64(len(tg)))
+			binary.Write(h, binary.LittleEndian, tg)
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

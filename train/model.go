@@ -134,6 +134,18 @@ func (c Config) NumParams() int {
 	return n
 }
 
+// FLOPsPerToken estimates the floating-point operations of training on one
+// token (forward and backward): 6 per weight of every matrix product,
+// the tied output head included, plus attention's two products over an
+// average of (T+1)/2 earlier positions, three times over.
+func (c Config) FLOPsPerToken() float64 {
+	C, D, FF := c.Dim, c.HeadDim(), c.FFN
+	layer := C*(c.Heads*D+2*c.KVHeads*D) + c.Heads*D*C + 3*C*FF
+	matmul := 6 * float64(c.Layers*layer+c.Vocab*C)
+	attn := 3 * float64(c.Layers) * 4 * float64(c.Heads*D) * float64(c.Context+1) / 2
+	return matmul + attn
+}
+
 // views cuts a flat parameter slice into the named tensors.
 func views[F Float](c Config, flat []F) Params[F] {
 	var p Params[F]

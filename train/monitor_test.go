@@ -45,6 +45,8 @@ func TestMonitorObserve(t *testing.T) {
 		{"loss spike warned", PolicyWarn, 4, 1, []string{EventLossSpike}, ActUpdate},
 		{"loss spike skipped", PolicySkip, 4, 1, []string{EventLossSpike}, ActSkip},
 		{"norm spike rolled back", PolicyRollback, 3, 5, []string{EventNormSpike}, ActRollback},
+		// z ≈ 35 but only 1.5× the mean norm: a wobble, not a spike
+		{"norm rise is not a spike", PolicyRollback, 3, 1.5, nil, ActUpdate},
 		{"NaN stops under warn", PolicyWarn, math.NaN(), 1, []string{EventNaN}, ActStop},
 		{"Inf norm skipped", PolicySkip, 3, math.Inf(1), []string{EventNaN}, ActSkip},
 	} {

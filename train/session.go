@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"time"
 )
 
@@ -110,6 +112,7 @@ func (t *Trainer) RunIn(o RunOptions) (err error) {
 		saveEvals()
 	}
 	t.logf("monitor: %s\n", t.Summary())
+	t.logf("speed: %s\n", t.Speed())
 	if err := t.SaveCheckpoint(filepath.Join(o.Dir, FileCheckpoint)); err != nil {
 		return err
 	}
@@ -117,6 +120,25 @@ func (t *Trainer) RunIn(o RunOptions) (err error) {
 		return err
 	}
 	return t.Export(filepath.Join(o.Dir, FileModel), o.Export)
+}
+
+// Speed describes the run's throughput: tokens per second and the estimated
+// GFLOP/s of the steps taken (Config.FLOPsPerToken).
+func (t *Trainer) Speed() string {
+	tok, sec := t.TokensPerSecond()
+	return fmt.Sprintf("%d steps in %s: %.0f tokens/s, %.2f GFLOP/s (%.2f MFLOP per token)",
+		t.Step, time.Duration(sec*float64(time.Second)).Round(time.Second), tok,
+		tok*t.Opt.Model.FLOPsPerToken()/1e9, t.Opt.Model.FLOPsPerToken()/1e6)
+}
+
+// TokensPerSecond is the training throughput so far and the seconds spent.
+func (t *Trainer) TokensPerSecond() (float64, float64) {
+	sec := t.Elapsed.Seconds()
+	if sec == 0 {
+		return 0, 0
+	}
+	o := t.Opt
+	return float64(len(t.History)*o.Batch*o.Accum*o.Model.Context) / sec, sec
 }
 
 // Export writes the model in its current state.
@@ -132,6 +154,7 @@ func (t *Trainer) logHeader() {
 		{"weights", fmt.Sprint(c.NumParams())},
 		{"vocabulary", fmt.Sprintf("%d tokens (%s)", c.Vocab, map[bool]string{true: "characters", false: "byte-level BPE"}[t.Vocab.IsChars()])},
 		{"data", fmt.Sprintf("%d training, %d validation tokens; unigram entropy %.4f", len(t.Data.Train), len(t.Data.Val), t.Unigram)},
+		{"fine-tuning", fmt.Sprintf("%d training chats; %d of the tokens are targets (the assistant's)", len(t.Data.TrainStarts), len(targetTokens(t.Data.Train, t.Data.TrainTarget)))},
 		{"batch", fmt.Sprintf("%d × %d tokens × %d accumulated = %d per step", o.Batch, c.Context, o.Accum, o.Batch*c.Context*o.Accum)},
 		{"steps", fmt.Sprintf("%d (%d tokens)", o.Steps, o.Steps*o.Batch*c.Context*o.Accum)},
 		{"learning rate", fmt.Sprintf("%g → %g, warmup %d, cosine", o.LR, o.MinLR, o.Warmup)},
@@ -139,9 +162,27 @@ func (t *Trainer) logHeader() {
 		{"clip", fmt.Sprint(o.Clip)},
 		{"seed, threads", fmt.Sprintf("%d, %d", o.Seed, o.Threads)},
 		{"monitor", fmt.Sprintf("policy %s, z-window %d, spike z > %g", o.Monitor.Policy, o.Monitor.Window, o.Monitor.SpikeZ)},
+		{"machine", fmt.Sprintf("%s, GOMAXPROCS %d, %s/%s", cpuModel(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)},
 		{"started", time.Now().Format(time.RFC3339)},
 	}
 	for _, r := range rows {
+		if r[0] == "fine-tuning" && t.Data.TrainStarts == nil {
+			continue
+		}
 		t.logf("%-14s %s\n", r[0], r[1])
 	}
+}
+
+// cpuModel names the processor (Linux), for the log header: a run's speed
+// means little without it.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return "unknown CPU"
 }

@@ -145,7 +145,7 @@ func NewTrainer(o Options, v *Vocab, data Tokens) (*Trainer, error) {
 	}
 	t := &Trainer{Opt: o, Vocab: v, Model: m, Data: data, LRScale: 1, data: newSampler(o.Seed),
 		x: make([]int32, o.Batch*T), y: make([]int32, o.Batch*T)}
-	t.Unigram = UnigramLoss(data.Train)
+	t.Unigram = UnigramLoss(targetTokens(data.Train, data.TrainTarget))
 	mo := o.Monitor
 	if mo.UnigramLoss == 0 {
 		mo.UnigramLoss = t.Unigram
@@ -153,6 +153,20 @@ func NewTrainer(o Options, v *Vocab, data Tokens) (*Trainer, error) {
 	t.mon = newMonitor(mo, o.Steps, o.Warmup, o.Clip, o.Model.Vocab)
 	t.Opt.Monitor = t.mon.Opt
 	return t, nil
+}
+
+// targetTokens are the ids that are targets (all when target is nil).
+func targetTokens(ids []int32, target []bool) []int32 {
+	if target == nil {
+		return ids
+	}
+	var out []int32
+	for i, id := range ids {
+		if target[i] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Close releases the model's threads.
@@ -200,13 +214,32 @@ func (t *Trainer) TrainStep() (StepRecord, []Event, error) {
 	}
 	m.ZeroGrad()
 	var loss float64
+	counted := 0
 	for range o.Accum {
-		t.data.batch(t.x, t.y, t.Data.Train, o.Batch, o.Model.Context)
+		t.data.batch(t.x, t.y, t.Data.Train, t.Data.TrainTarget, t.Data.TrainStarts, o.Batch, o.Model.Context)
 		if t.Hooks.Batch != nil {
 			t.Hooks.Batch(step, t.x, t.y)
 		}
-		loss += m.Forward(t.x, t.y, o.Batch) / float64(o.Accum)
+		l := m.Forward(t.x, t.y, o.Batch)
+		if m.cnt == 0 {
+			// Fine-tuning windows can hold no answer tokens: nothing to learn.
+			continue
+		}
+		loss += l / float64(o.Accum)
 		m.Backward(1 / float64(o.Accum))
+		counted++
+	}
+	if counted == 0 {
+		// Not a NaN for the monitor to act on: skip the step quietly.
+		rec := StepRecord{Step: step, LR: lr, Skipped: true}
+		t.Step++
+		t.record(rec, nil)
+		return rec, nil, nil
+	}
+	if counted < o.Accum {
+		// The mean over the micro-batches that had targets.
+		loss *= float64(o.Accum) / float64(counted)
+		scaleGrads(m.Grads, float32(float64(o.Accum)/float64(counted)))
 	}
 	if t.Hooks.Grads != nil {
 		t.Hooks.Grads(step, m.Grads)
@@ -359,18 +392,42 @@ func (t *Trainer) Evaluate(full bool) float64 {
 	if len(t.Data.Val) <= T {
 		return math.NaN()
 	}
-	starts := evalWindows(t.Data.Val, T, n)
+	d := t.Data
+	var starts, ends []int
+	if d.ValStarts != nil {
+		starts, ends = chatWindows(d.ValStarts, len(d.Val))
+		if !full && n < len(starts) {
+			// n chats spread evenly over the set
+			for i := range n {
+				j := i * len(starts) / n
+				starts[i], ends[i] = starts[j], ends[j]
+			}
+			starts, ends = starts[:n], ends[:n]
+		}
+	} else {
+		starts = evalWindows(d.Val, T, n)
+	}
+	// The loss is the mean over every target of the windows, so each
+	// micro-batch's mean is weighted by its number of targets.
 	var sum float64
 	cnt := 0
 	for i := 0; i < len(starts); i += o.Batch {
 		group := starts[i:min(i+o.Batch, len(starts))]
 		x, y := t.x[:len(group)*T], t.y[:len(group)*T]
 		for b, s := range group {
-			copy(x[b*T:(b+1)*T], t.Data.Val[s:s+T])
-			copy(y[b*T:(b+1)*T], t.Data.Val[s+1:s+T+1])
+			end := len(d.Val)
+			if ends != nil {
+				end = ends[i+b]
+			}
+			fillWindow(x[b*T:(b+1)*T], y[b*T:(b+1)*T], d.Val, d.ValTarget, s, end)
 		}
-		sum += t.Model.Forward(x, y, len(group)) * float64(len(group))
-		cnt += len(group)
+		if l := t.Model.Forward(x, y, len(group)); t.Model.cnt > 0 {
+			sum += l * float64(t.Model.cnt)
+			cnt += t.Model.cnt
+		}
+	}
+	if cnt == 0 {
+		return math.NaN()
 	}
 	loss := sum / float64(cnt)
 	t.Evals = append(t.Evals, EvalRecord{Step: t.Step, Loss: loss, Full: full})
@@ -378,7 +435,7 @@ func (t *Trainer) Evaluate(full bool) float64 {
 	if full {
 		kind = "full val"
 	}
-	t.logf("%s loss %.4f at step %d (%d windows)\n", kind, loss, t.Step, cnt)
+	t.logf("%s loss %.4f at step %d (%d windows, %d targets)\n", kind, loss, t.Step, len(starts), cnt)
 	return loss
 }
 

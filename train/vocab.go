@@ -116,6 +116,12 @@ func CharVocab(text string, maxChars int, specials []string) (*Vocab, error) {
 // IsChars reports whether v is a character vocabulary.
 func (v *Vocab) IsChars() bool { return v.Model == "llama" }
 
+// ID returns the id of the token whose text is text.
+func (v *Vocab) ID(text string) (int32, bool) {
+	i := slices.Index(v.Tokens, text)
+	return int32(i), i >= 0
+}
+
 // Size is the number of tokens.
 func (v *Vocab) Size() int { return len(v.Tokens) }
 

@@ -36,6 +36,7 @@ func TestNoSessionIsUnauthorized(t *testing.T) {
 	routes := []struct{ method, path string }{
 		{"GET", "/app/session"}, {"GET", "/app/models"}, {"GET", "/app/presets"}, {"GET", "/app/conversations"},
 		{"GET", "/app/conversations/ABC"}, {"GET", "/app/conversations/ABC/export"}, {"GET", "/app/admin/users"}, {"GET", "/app/admin/keys"},
+		{"GET", "/app/admin/conversations"}, {"GET", "/app/admin/conversations/ABC"},
 	}
 	for _, r := range stateChangingRoutes {
 		if r.path != "/app/logout" {

@@ -142,6 +142,8 @@ func (a *App) routes() *http.ServeMux {
 	m.Handle("GET /app/admin/keys", a.api(admin, a.keys))
 	m.Handle("POST /app/admin/keys", a.api(admin, a.createKey))
 	m.Handle("DELETE /app/admin/keys/{id}", a.api(admin, a.revokeKey))
+	m.Handle("GET /app/admin/conversations", a.api(admin, a.allConversations))
+	m.Handle("GET /app/admin/conversations/{id}", a.api(admin, a.anyConversation))
 
 	m.Handle("/app/", a.api(public, func(*http.Request, *caller) (any, error) {
 		return nil, errNotFound

@@ -32,7 +32,8 @@ var commands = []command{
 	{"ps", "ps [--host HOST] [--port PORT]", "list the models a running server has loaded", psCmd},
 	{"eval", "eval MODEL.gguf --prompt TEXT [--out LOGITS.f32] | --perplexity FILE", "print token ids and write logits; or measure perplexity", evalCmd},
 	{"train", "train [flags] DATA", "train a small Llama model from text (checkpoints, monitor, report, GGUF)", trainCmd},
-	{"tokenizer", "tokenizer train --vocab-size N [--out FILE.gguf] DATA", "train a byte-level BPE (or character) vocabulary", tokenizerCmd},
+	{"corpus", "corpus tang [--out DIR]", "prepare the Tang poems of chinese-poetry@2.0.1 and a chat set made from them", corpusCmd},
+	{"tokenizer", "tokenizer train --vocab-size N [--out FILE.gguf] DATA...", "train a byte-level BPE (or character) vocabulary", tokenizerCmd},
 }
 
 // errUsage marks errors whose message is already the whole story (flag

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/term"
 
-	"zhiyan/chat"
 	"zhiyan/builtin"
+	"zhiyan/chat"
 	"zhiyan/engine"
 	"zhiyan/model"
 	"zhiyan/sample"

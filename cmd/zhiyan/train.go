@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/term"
 
+	"zhiyan/bench"
 	"zhiyan/internal/progress"
 	"zhiyan/tensor"
 	"zhiyan/train"
@@ -21,9 +22,12 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", usageLine, stderr)
 	d := train.DefaultOptions(0)
 	out := fs.String("out", "run", "directory for the checkpoint, log, report and model.gguf")
+	sft := fs.Bool("sft", false, "fine-tune on chats: DATA is JSONL of {\"messages\": [...]} (OpenAI format); the loss is on the assistant's turns and the model gets a ChatML template")
+	initModel := fs.String("init", "", "start from this model's weights, shape and vocabulary (a GGUF written by zhiyan train)")
 	resume := fs.Bool("resume", false, "continue the run in --out from its checkpoint (same DATA and --val-every)")
 	vocabFile := fs.String("vocab", "", "tokenizer GGUF from 'zhiyan tokenizer train' (default: a character vocabulary of the training text)")
 	chars := fs.Int("chars", 3000, "characters in the character vocabulary (most frequent first; 0 = all)")
+	specials := fs.String("specials", "", "comma-separated special tokens of the character vocabulary (default: <unk>,<s>,</s>; with --sft: <unk>,<|im_start|>,<|im_end|>)")
 	valEvery := fs.Int("val-every", 20, "every N-th document is validation text (0 = none)")
 	dim := fs.Int("dim", d.Model.Dim, "model width")
 	layers := fs.Int("layers", d.Model.Layers, "layers")
@@ -47,6 +51,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	ckptEvery := fs.Int("checkpoint-every", 250, "steps between checkpoints")
 	policy := fs.String("policy", string(d.Monitor.Policy), "on a NaN, spike or divergence: warn, skip (the step) or rollback (to the last good state, with a lower learning rate)")
 	typ := fs.String("type", "F32", "type of the exported model's matrices: F32, F16 or Q8_0")
+	modelName := fs.String("name", "", "general.name of the exported model (default: DATA's file name)")
 	logEvery := fs.Int("log-every", 10, "print every N-th step line (the log file has all)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -60,7 +65,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	corpus, err := train.ReadCorpus(pos[0], *valEvery)
+	data, err := readTrainData(pos[0], *sft, *valEvery)
 	if err != nil {
 		return err
 	}
@@ -74,18 +79,36 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if t, err = train.LoadCheckpoint(ckpt, corpus.Encode(v), *threads); err != nil {
+		tokens, err := data.encode(v)
+		if err != nil {
+			return err
+		}
+		if t, err = train.LoadCheckpoint(ckpt, tokens, *threads); err != nil {
 			return err
 		}
 	} else {
 		if _, err := os.Stat(ckpt); err == nil {
 			return fmt.Errorf("%s exists: pass --resume to continue that run, or choose another --out", ckpt)
 		}
-		var v *train.Vocab
-		if *vocabFile != "" {
+		var (
+			v       *train.Vocab
+			weights []float32
+			shape   train.Config
+		)
+		switch {
+		case *initModel != "":
+			shape, weights, v, err = train.LoadModel(*initModel)
+		case *vocabFile != "":
 			v, err = train.LoadVocab(*vocabFile)
-		} else {
-			v, err = train.CharVocab(train.JoinDocuments(corpus.Train), *chars, []string{train.TokUNK, train.TokBOS, train.TokEOS})
+		default:
+			sp := []string{train.TokUNK, train.TokBOS, train.TokEOS}
+			if *sft {
+				sp = train.ChatSpecials
+			}
+			if *specials != "" {
+				sp = strings.Split(*specials, ",")
+			}
+			v, err = train.CharVocab(data.text, *chars, sp)
 		}
 		if err != nil {
 			return err
@@ -96,21 +119,43 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		if o.Model.FFN == 0 {
 			o.Model.FFN = train.FFNWidth(*dim)
 		}
+		if weights != nil {
+			o.Model = shape
+		}
 		o.Batch, o.Accum, o.Steps, o.LR, o.MinLR, o.Warmup = *batch, *accum, *steps, *lr, *minLR, *warmup
 		o.AdamW.WeightDecay, o.AdamW.Beta2, o.Clip, o.Seed, o.Threads = *wd, *beta2, *clip, *seed, *threads
 		o.EvalEvery, o.EvalBatches = *evalEvery, *evalBatches
 		o.Monitor.Policy = train.Policy(*policy)
-		if t, err = train.NewTrainer(o, v, corpus.Encode(v)); err != nil {
+		tokens, err := data.encode(v)
+		if err != nil {
 			return err
+		}
+		if t, err = train.NewTrainer(o, v, tokens); err != nil {
+			return err
+		}
+		if weights != nil {
+			if err := t.SetWeights(weights); err != nil {
+				t.Close()
+				return err
+			}
 		}
 	}
 	defer t.Close()
 	t.Log, t.LogEvery = console, *logEvery
+	name := *modelName
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(pos[0]), ".gz")
+		name = strings.TrimSuffix(name, filepath.Ext(name))
+	}
+	tmpl := ""
+	if data.chat {
+		tmpl = train.ChatMLTemplate
+	}
 	bar := progress.New(stderr, "train", int64(t.Opt.Steps), "")
 	bar.Add(int64(t.Step))
 	err = t.RunIn(train.RunOptions{
 		Dir: *out, CheckpointEvery: *ckptEvery, Title: "zhiyan train " + filepath.Base(pos[0]),
-		Export:   train.ExportOptions{Type: ty, Name: strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))},
+		Export:   train.ExportOptions{Type: ty, Name: name, ChatTemplate: tmpl},
 		Progress: func(done, total int) { bar.Add(int64(done) - bar.Done()) },
 	})
 	bar.Finish()
@@ -120,8 +165,55 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	// Achieved speed against the machine's float32 FMA peak on as many
+	// threads (measured now, so under the same load).
+	tok, _ := t.TokensPerSecond()
+	gflops := tok * t.Opt.Model.FLOPsPerToken() / 1e9
+	peak := bench.FMAPeak(t.Opt.Threads, 3) / 1e9
+	fmt.Fprintf(stdout, "speed: %s; FMA peak %.1f GFLOP/s on %d threads (%.1f%%)\n", t.Speed(), peak, t.Opt.Threads, 100*gflops/peak)
+	if n := len(t.Evals); n > 0 {
+		fmt.Fprintf(stdout, "final validation loss: %.4f\n", t.Evals[n-1].Loss)
+		if t.Vocab.IsChars() {
+			classes := t.EvaluateClasses(train.CharClass)
+			total := 0
+			for _, c := range classes {
+				total += c.Targets
+			}
+			for _, c := range classes {
+				fmt.Fprintf(stdout, "  %-5s %5.1f%% of targets: loss %.4f, accuracy %.1f%%\n", c.Class,
+					100*float64(c.Targets)/float64(total), c.Loss, 100*c.Accuracy)
+			}
+		}
+	}
 	fmt.Fprintf(stdout, "model: %s\nreport: %s\n", filepath.Join(*out, train.FileModel), filepath.Join(*out, "report.html"))
 	return nil
+}
+
+// trainData is the training text, read once and encoded with the run's
+// vocabulary.
+type trainData struct {
+	chat   bool
+	text   string // of the training split, for a character vocabulary
+	encode func(*train.Vocab) (train.Tokens, error)
+}
+
+func readTrainData(path string, sft bool, valEvery int) (*trainData, error) {
+	if !sft {
+		if train.IsChatFile(path) {
+			return nil, fmt.Errorf("%s holds chats: pass --sft to fine-tune on them", path)
+		}
+		c, err := train.ReadCorpus(path, valEvery)
+		if err != nil {
+			return nil, err
+		}
+		return &trainData{text: train.JoinDocuments(c.Train),
+			encode: func(v *train.Vocab) (train.Tokens, error) { return c.Encode(v), nil }}, nil
+	}
+	c, err := train.ReadChats(path, valEvery)
+	if err != nil {
+		return nil, err
+	}
+	return &trainData{chat: true, text: train.JoinDocuments(c.Texts()), encode: c.Encode}, nil
 }
 
 // consoleWriter clears a progress bar's line before each write when w is a
@@ -143,7 +235,7 @@ func (c clearLine) Write(p []byte) (int, error) {
 }
 
 func tokenizerCmd(args []string, stdout, stderr io.Writer) error {
-	const usageLine = "tokenizer train --vocab-size N [--out FILE.gguf] DATA"
+	const usageLine = "tokenizer train --vocab-size N [--out FILE.gguf] DATA..."
 	if len(args) == 0 || args[0] != "train" {
 		fmt.Fprintf(stderr, "Usage: zhiyan %s\n", usageLine)
 		return errUsage
@@ -158,15 +250,21 @@ func tokenizerCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return errUsage
 	}
-	if len(pos) != 1 {
+	if len(pos) == 0 {
 		fs.Usage()
 		return errUsage
 	}
-	corpus, err := train.ReadCorpus(pos[0], *valEvery)
-	if err != nil {
-		return err
+	// Several files make one vocabulary, e.g. a pretraining corpus and the
+	// chats the model is then fine-tuned on.
+	var docs []string
+	for _, p := range pos {
+		corpus, err := train.ReadCorpus(p, *valEvery)
+		if err != nil {
+			return err
+		}
+		docs = append(docs, corpus.Train...)
 	}
-	text := train.JoinDocuments(corpus.Train)
+	text := train.JoinDocuments(docs)
 	var sp []string
 	if *specials != "" {
 		sp = strings.Split(*specials, ",")

@@ -19,6 +19,9 @@ const strings = {
     keyShownOnce: "请立即复制保存，这个密钥只显示这一次：", revoke: "撤销", revoked: "已撤销", used: "已用",
     close: "关闭", model: "模型", theme: "切换深色/浅色", language: "English", menu: "菜单",
     noConversations: "还没有对话", tokens: "tokens", wrong: "用户名或密码错误", networkError: "网络错误",
+    usersKeys: "用户与密钥", conversations: "对话", searchAll: "搜索所有用户的对话（标题或内容）…", loadMore: "加载更多",
+    back: "← 返回", readOnly: "只读", conversationTitle: "标题", source: "来源", updated: "更新时间", noMessages: "这个对话还没有消息",
+    srcWeb: "网页", srcWechat: "微信", srcWecom: "企业微信", srcFeishu: "飞书", srcDingtalk: "钉钉",
   },
   en: {
     appName: "Zhiyan", signIn: "Sign in", signOut: "Sign out", name: "Name", password: "Password",
@@ -38,6 +41,9 @@ const strings = {
     keyShownOnce: "Copy it now — this key is shown only once:", revoke: "Revoke", revoked: "revoked", used: "used",
     close: "Close", model: "Model", theme: "Toggle dark/light", language: "中文", menu: "Menu",
     noConversations: "No conversations yet", tokens: "tokens", wrong: "Wrong name or password", networkError: "Network error",
+    usersKeys: "Users & keys", conversations: "Conversations", searchAll: "Search everyone's conversations (title or text)…", loadMore: "Load more",
+    back: "← Back", readOnly: "read-only", conversationTitle: "Title", source: "Source", updated: "Updated", noMessages: "No messages in this conversation",
+    srcWeb: "Web", srcWechat: "WeChat", srcWecom: "WeCom", srcFeishu: "Feishu", srcDingtalk: "DingTalk",
   },
 };
 
