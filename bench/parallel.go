@@ -35,7 +35,7 @@ func Parallel(e *engine.Engine, name string, streams int, c Config) (*ParallelRe
 			c.Progress(fmt.Sprintf(format, args...))
 		}
 	}
-	s := e.NewScheduler(engine.SchedulerOptions{Parallel: streams, Context: c.Prompt + c.Gen + 1, Threads: c.Threads})
+	s := e.NewScheduler(engine.SchedulerOptions{Parallel: streams, Context: c.Prompt + c.Gen + 1, Threads: c.Threads, Prepack: true})
 	defer s.Close()
 	// Random prompts, greedy, and the end-of-generation tokens banned, so
 	// every stream runs its full length.

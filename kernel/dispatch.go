@@ -33,7 +33,20 @@ var (
 	// that T tokens cost little more than one while memory-bound.
 	smallGemmKernels [64]gemmFunc
 	smallGemmMaxT    [64]int
+
+	// packers are batch kernels that can work from weights packed once
+	// (Matrix.Prepack) instead of at every call.
+	packers [64]packer
 )
+
+// packer packs a whole matrix for its batch kernel and multiplies from it.
+type packer interface {
+	// packAll packs rows×n weights (rowBytes apart) for gemmPacked.
+	packAll(w []byte, rowBytes, rows, n int) []byte
+	// gemmPacked is a gemmFunc over rows [r0, r0+rows) of packed weights,
+	// r0 a multiple of 8.
+	gemmPacked(out []float32, outStride int, packed []byte, r0, rows int, a []byte, actStride, T, n int)
+}
 
 // gemvRef is the reference implementation of gemvFunc for type t.
 func gemvRef(t tensor.Type) gemvFunc {

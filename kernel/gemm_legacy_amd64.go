@@ -40,6 +40,7 @@ func init() {
 	}
 	for _, k := range legacyGemms {
 		gemmKernels[k.t] = k.gemm
+		packers[k.t] = k
 	}
 }
 
@@ -168,6 +169,20 @@ func (k *legacyGemmKind) gemm(out []float32, outStride int, w []byte, rowBytes, 
 
 	s := gemmScratchPool.Get().(*gemmScratch)
 	defer gemmScratchPool.Put(s)
+	k.run(s, out, outStride, rows, a, actStride, T, nb, func(r0, k0, kn int) *byte {
+		g := min(8, rows-r0)
+		for i := range s.offs {
+			s.offs[i] = min(i, g-1) * rowBytes // a short group repeats its last row
+		}
+		k.pack(&s.pack[0], &w[r0*rowBytes+k0*wb], &s.offs, kn)
+		return &s.pack[0]
+	})
+}
+
+// run is the loop of a batch product: token blocks, k-chunks of prepared
+// activations, 8-row groups whose packed k-chunk group(r0, k0, kn) returns.
+func (k *legacyGemmKind) run(s *gemmScratch, out []float32, outStride, rows int, a []byte, actStride, T, nb int, group func(r0, k0, kn int) *byte) {
+	ab := k.t.VecDotType().BlockBytes()
 	tb := evenSplit(T, gemmTokens)
 	pb := k.prepBytes()
 	kb := evenSplit(nb, max(1, min(gemmPackBytes/k.packed, gemmActBytes/(tb*pb))))
@@ -192,15 +207,11 @@ func (k *legacyGemmKind) gemm(out []float32, outStride int, w []byte, rowBytes, 
 				gemmPrepQ8_1(&s.act[0], &a[t0*actStride+k0*ab], actStride, tn, kn, k.off)
 			}
 			for r0 := 0; r0 < rows; r0 += 8 {
-				g := min(8, rows-r0)
-				for i := range s.offs {
-					s.offs[i] = min(i, g-1) * rowBytes // a short group repeats its last row
-				}
-				k.pack(&s.pack[0], &w[r0*rowBytes+k0*wb], &s.offs, kn)
-				if g == 8 {
-					k.kernel(&out[t0*outStride+r0], 4*outStride, &s.pack[0], &s.act[0], kn*pb, kn, tn, accum)
+				w := group(r0, k0, kn)
+				if r0+8 <= rows {
+					k.kernel(&out[t0*outStride+r0], 4*outStride, w, &s.act[0], kn*pb, kn, tn, accum)
 				} else {
-					k.kernel(&s.part[8*t0], 32, &s.pack[0], &s.act[0], kn*pb, kn, tn, accum)
+					k.kernel(&s.part[8*t0], 32, w, &s.act[0], kn*pb, kn, tn, accum)
 				}
 			}
 		}
@@ -210,4 +221,38 @@ func (k *legacyGemmKind) gemm(out []float32, outStride int, w []byte, rowBytes, 
 			copy(out[t*outStride+full:t*outStride+rows], s.part[8*t:])
 		}
 	}
+}
+
+// pack packs every 8-row group of a matrix whole, in the layout the kernels
+// read, so that batch products need not pack the weights at every call.
+func (k *legacyGemmKind) packAll(w []byte, rowBytes, rows, n int) []byte {
+	nb := n / 32
+	groups := (rows + 7) / 8
+	dst := growBytes(nil, groups*nb*k.packed)
+	var offs [8]int
+	for g := range groups {
+		r0 := g * 8
+		for i := range offs {
+			offs[i] = min(i, rows-r0-1) * rowBytes
+		}
+		k.pack(&dst[g*nb*k.packed], &w[r0*rowBytes], &offs, nb)
+	}
+	return dst
+}
+
+// gemmPacked is gemm over weights packed by packAll: rows [r0, r0+rows) of
+// the matrix, r0 a multiple of 8.
+func (k *legacyGemmKind) gemmPacked(out []float32, outStride int, packed []byte, r0, rows int, a []byte, actStride, T, n int) {
+	nb := n / 32
+	if r0%8 != 0 || len(packed) < ((r0+rows+7)/8)*nb*k.packed {
+		panic(fmt.Sprintf("kernel: %s packed gemm of rows %d+%d: not a group boundary, or %d packed bytes too few", k.t, r0, rows, len(packed)))
+	}
+	if rows <= 0 || T <= 0 || nb == 0 {
+		return
+	}
+	s := gemmScratchPool.Get().(*gemmScratch)
+	defer gemmScratchPool.Put(s)
+	k.run(s, out, outStride, rows, a, actStride, T, nb, func(g0, k0, kn int) *byte {
+		return &packed[((r0+g0)/8*nb+k0)*k.packed]
+	})
 }

@@ -20,6 +20,7 @@ type Matrix struct {
 	gemm     gemmFunc // batch kernel for Type, or nil
 	small    gemmFunc // few-token kernel for Type, or nil
 	smallMax int      // most tokens small is used for
+	packed   []byte   // the weights packed for batch products (Prepack), or nil
 }
 
 // NewMatrix checks that data holds exactly rows×cols elements of type t and
@@ -42,6 +43,19 @@ func NewMatrix(t tensor.Type, rows, cols int, data []byte) (*Matrix, error) {
 	small, smallMax := smallGemm(t)
 	return &Matrix{Type: t, Rows: rows, Cols: cols, Data: data, rowBytes: rb, gemv: gemv(t), gemm: gemm(t),
 		small: small, smallMax: smallMax}, nil
+}
+
+// Prepack packs the weights once for batch products (several tokens at a
+// time), so that batched decoding does not repack them at every step. It
+// costs memory about twice the matrix's size and reports how much; it does
+// nothing (0) for types whose batch kernel reads the weights as stored, and
+// is not safe to call while the matrix is in use.
+func (m *Matrix) Prepack() int {
+	if m.packed != nil || int(m.Type) >= len(packers) || packers[m.Type] == nil {
+		return 0
+	}
+	m.packed = packers[m.Type].packAll(m.Data, m.rowBytes, m.Rows, m.Cols)
+	return len(m.packed)
 }
 
 // RowData is the encoded bytes of row r.
@@ -129,6 +143,10 @@ func (j *matmulJob) run(_, lo, hi int) {
 // rows computes rows [lo, hi) of the product for every token.
 func (pr *product) rows(lo, hi, T int) {
 	m := pr.M
+	if T > 1 && m.packed != nil && lo%8 == 0 {
+		packers[m.Type].gemmPacked(pr.Out[lo:], m.Rows, m.packed, lo, hi-lo, pr.act, pr.actBytes, T, m.Cols)
+		return
+	}
 	if T > 1 && T <= m.smallMax {
 		// One pass over the rows serves every token.
 		m.small(pr.Out[lo:], m.Rows, m.Data[lo*m.rowBytes:hi*m.rowBytes], m.rowBytes, hi-lo, pr.act, pr.actBytes, T, m.Cols)

@@ -139,3 +139,28 @@ func TestBatchErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepackSameLogits: weights packed once give the logits of the other
+// batch kernels (up to float32 summation order).
+func TestPrepackSameLogits(t *testing.T) {
+	for _, file := range []string{"llama-mini/llama-mini-Q8_0.gguf", "llama-mini/llama-mini-Q4_0.gguf"} {
+		m := loadGolden(t, file)
+		tokens := []int32{1, 450, 298, 2668, 310, 278, 364, 2147}
+		V := m.Config.Vocab
+		run := func() []float32 {
+			s := m.NewState(Options{Context: 16, Threads: 2})
+			defer s.Close()
+			logits := make([]float32, len(tokens)*V)
+			if err := s.Forward(tokens, logits); err != nil {
+				t.Fatal(err)
+			}
+			return logits
+		}
+		want := run()
+		if m.Prepack() == 0 {
+			t.Skipf("%s: no packed kernels on this machine", file)
+		}
+		got := run()
+		compareLogits(t, file, got, want)
+	}
+}

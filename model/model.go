@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"zhiyan/gguf"
 	"zhiyan/kernel"
@@ -65,6 +66,26 @@ type Model struct {
 	Config Config
 	File   *gguf.File
 	net    network
+
+	prepack     sync.Once
+	packedBytes int
+}
+
+// Prepack packs the weights once for batch products, so that decoding
+// several sequences together (model.Batch with more than one) does not
+// repack them at every step; prompts get a little faster too. It costs heap
+// memory (about twice the size of the weights of the types it applies to,
+// Q8_0, Q4_0, Q5_0, Q4_1 and Q5_1), which it reports; later calls do nothing.
+// Call it before the model is used.
+func (m *Model) Prepack() int {
+	m.prepack.Do(func() {
+		for _, g := range m.net.matrixGroups() {
+			for _, mat := range g {
+				m.packedBytes += mat.Prepack()
+			}
+		}
+	})
+	return m.packedBytes
 }
 
 // maxLayers bounds block_count: per-layer tables are sized by it.

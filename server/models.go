@@ -352,10 +352,14 @@ func (ms *models) open(m *loadedModel) error {
 		o.Context = n
 	}
 	m.kv = kvBytes(e, o)
-	if avail, ok := ms.memAvailable(); ok && m.kv > avail {
+	avail, ok := ms.memAvailable()
+	if ok && m.kv > avail {
 		e.Close()
 		return errNoMemory(m.name+"'s KV cache", m.kv, avail)
 	}
+	// Weights packed for batched decoding take up to about twice the
+	// file's size: only when memory has ample room for them.
+	o.Prepack = ok && avail > m.kv+3*uint64(m.size)
 	m.eng, m.sched = e, e.NewScheduler(o)
 	m.out = chat.DetectOutput(e.Template)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 
 	"zhiyan/bench"
 	"zhiyan/engine"
@@ -24,6 +25,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	threads := fs.Int("threads", runtime.NumCPU(), "threads")
 	parallel := fs.Int("parallel", 0, "measure N concurrent streams through the server's scheduler against one stream")
 	asJSON := fs.Bool("json", false, "print JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof reads it)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return errUsage
@@ -46,6 +48,17 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer e.Close()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	c := bench.Config{Prompt: *pp, Gen: *tg, Reps: *reps, Threads: *threads,
 		Progress: func(step string) { fmt.Fprintf(stderr, "bench: %s\n", step) }}
 	if *parallel > 0 {
