@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -218,6 +219,13 @@ func (ms *models) find(name string) (modelFile, error) {
 // keepAlive, when set, replaces the server default for this model.
 func (ms *models) acquire(ctx context.Context, name string, keepAlive *time.Duration) (*loadedModel, time.Duration, error) {
 	f, err := ms.find(name)
+	if err != nil && ms.cfg.AutoPull && ms.cfg.Store != nil && isNotFound(err) {
+		// A name the store can fetch (a catalogue name, hf.co/…,
+		// modelscope.cn/…) is pulled on first use, as zhiyan run does.
+		if f, err = ms.pullOnFirstUse(ctx, name); err != nil {
+			return nil, 0, err
+		}
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -520,4 +528,31 @@ func memAvailable() (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// isNotFound reports the error of a model name nothing serves.
+func isNotFound(err error) bool {
+	var e *apiError
+	return errors.As(err, &e) && e.status == http.StatusNotFound
+}
+
+// pullOnFirstUse downloads name into the store and finds it there; a name
+// the store cannot fetch stays "not found".
+func (ms *models) pullOnFirstUse(ctx context.Context, name string) (modelFile, error) {
+	if _, err := store.ParseName(name); err != nil {
+		return modelFile{}, errModelNotFound(name)
+	}
+	p, err := store.NewPuller(ms.cfg.Store, ms.cfg.Pull)
+	if err != nil {
+		return modelFile{}, err
+	}
+	ms.log.Info("pulling a model on first use", "model", name)
+	if _, err := p.Pull(ctx, name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return modelFile{}, errModelNotFound(name)
+		}
+		return modelFile{}, &apiError{status: http.StatusBadGateway, typ: "server_error", code: "pull_failed",
+			msg: fmt.Sprintf("model %s is not here and pulling it failed: %v", name, err)}
+	}
+	return ms.find(name)
 }

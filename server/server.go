@@ -47,6 +47,9 @@ type Config struct {
 	// Pull configures /api/pull's downloads (hubs, tokens, AllowPrivate);
 	// its Progress is set per request.
 	Pull store.Options
+	// AutoPull downloads a model a request names on first use when the
+	// store can fetch it (a catalogue name, hf.co/…, modelscope.cn/…).
+	AutoPull bool
 	// Parallel, Context and Threads size each loaded model's scheduler
 	// (slots, positions per slot, threads); 0 takes the engine's defaults.
 	Parallel, Context, Threads int

@@ -451,3 +451,36 @@ func TestRepulledNameReloads(t *testing.T) {
 		t.Errorf("still serving %s after the name moved", first)
 	}
 }
+
+// TestAutoPull: with AutoPull a request naming a model the store can fetch
+// downloads it first and is answered; a name no hub has stays 404, and
+// without AutoPull nothing is fetched.
+func TestAutoPull(t *testing.T) {
+	data, err := os.ReadFile(golden.Path(t, qwen2Mini))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := newTestHub(t, "some/repo", "qwen2-mini.gguf", data, 0)
+	const name = "hf.co/some/repo:qwen2-mini.gguf"
+	chat := map[string]any{"model": name, "max_tokens": 2, "messages": []map[string]any{{"role": "user", "content": "hi"}}}
+
+	_, st, url := storeServer(t, hub, Config{})
+	if resp, body := post(t, url+"/v1/chat/completions", chat); resp.StatusCode != 404 {
+		t.Errorf("without AutoPull: %d %s, want 404", resp.StatusCode, body)
+	}
+	if list, _ := st.List(); len(list) != 0 {
+		t.Errorf("without AutoPull the store got %d models", len(list))
+	}
+
+	_, st, url = storeServer(t, hub, Config{AutoPull: true})
+	if resp, body := post(t, url+"/v1/chat/completions", chat); resp.StatusCode != 200 {
+		t.Fatalf("first use with AutoPull: %d %s", resp.StatusCode, body)
+	}
+	if _, err := st.Resolve(name); err != nil {
+		t.Errorf("the model was not registered: %v", err)
+	}
+	missing := map[string]any{"model": "hf.co/some/repo:other.gguf", "max_tokens": 2, "messages": chat["messages"]}
+	if resp, body := post(t, url+"/v1/chat/completions", missing); resp.StatusCode != 404 && resp.StatusCode != 502 {
+		t.Errorf("a file the hub lacks: %d %s, want 404 or 502", resp.StatusCode, body)
+	}
+}

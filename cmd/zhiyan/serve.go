@@ -51,6 +51,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	upstreamTimeout := fs.Duration("upstream-timeout", server.DefaultUpstreamTimeout, "how long an upstream may stay silent (before answering or between streamed events); 0 or less waits for ever")
 	dsn := fs.String("db", os.Getenv("ZHIYAN_DB"), "accounts and conversations database: postgres://… for PostgreSQL, else a SQLite file (default: zhiyan.db in the models directory; env ZHIYAN_DB)")
 	noWeb := fs.Bool("no-web", false, "serve only the APIs: no web chat, no accounts")
+	noAutoPull := fs.Bool("no-auto-pull", false, "answer 404 for a model not downloaded yet instead of pulling it on first use")
 	configPath := fs.String("config", os.Getenv("ZHIYAN_CONFIG"), "TOML configuration file: its [channels] section serves the chat-platform bots under /channel/ (see the README; env ZHIYAN_CONFIG)")
 	requireAuth := fs.Bool("require-auth", false, "require an API key or a signed-in session on /v1 and /api even on loopback")
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (when users reach zhiyan over HTTPS, e.g. behind a proxy)")
@@ -133,7 +134,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	srv, err := server.New(server.Config{
 		DB: database, SecureCookies: *secure, RequireAuth: *requireAuth, Channels: channels,
-		Addr: addr, Models: files, ModelDir: *ggufDir, Store: st,
+		Addr: addr, Models: files, ModelDir: *ggufDir, Store: st, AutoPull: !*noAutoPull,
 		Parallel: *parallel, Context: *ctxLen, Threads: *threads,
 		KeepAlive: *keepAlive, MaxLoaded: *maxLoaded,
 		APIKeys: keys, AllowedHosts: hosts, AllowedOrigins: origins,
