@@ -93,18 +93,25 @@ func plural(n int, unit string) string {
 	return fmt.Sprintf("%d %ss", n, unit)
 }
 
-func rmCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rm", "rm [--models DIR] NAME...", stderr)
+// storeCommand parses the flags of a command on the store that takes want
+// arguments (0: one or more) and opens the store.
+func storeCommand(name, usage string, want int, args []string, stderr io.Writer) (*store.Store, []string, error) {
+	fs := newFlags(name, usage, stderr)
 	models := fs.String("models", "", modelsFlagHelp)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return errUsage
+		return nil, nil, errUsage
 	}
-	if len(pos) == 0 {
+	if want == 0 && len(pos) == 0 || want > 0 && len(pos) != want {
 		fs.Usage()
-		return errUsage
+		return nil, nil, errUsage
 	}
 	s, err := store.Open(*models)
+	return s, pos, err
+}
+
+func rmCmd(args []string, stdout, stderr io.Writer) error {
+	s, pos, err := storeCommand("rm", "rm [--models DIR] NAME...", 0, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -120,17 +127,7 @@ func rmCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func cpCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("cp", "cp [--models DIR] SOURCE DESTINATION", stderr)
-	models := fs.String("models", "", modelsFlagHelp)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return errUsage
-	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return errUsage
-	}
-	s, err := store.Open(*models)
+	s, pos, err := storeCommand("cp", "cp [--models DIR] SOURCE DESTINATION", 2, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -142,17 +139,7 @@ func cpCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func importCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("import", "import [--models DIR] FILE.gguf NAME", stderr)
-	models := fs.String("models", "", modelsFlagHelp)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return errUsage
-	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return errUsage
-	}
-	s, err := store.Open(*models)
+	s, pos, err := storeCommand("import", "import [--models DIR] FILE.gguf NAME", 2, args, stderr)
 	if err != nil {
 		return err
 	}
