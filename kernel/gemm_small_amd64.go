@@ -34,7 +34,8 @@ func init() {
 	// these beat the batch kernels at every T ≤ 8 (Q8_0 T=4: 2.7 against
 	// 3.7 ns a row-block, F16 3.0 against 4.7). For Q4_0 and Q5_0 the same
 	// scheme (unsigned nibbles, VPHADDW folds) lost to the batch kernels at
-	// every T (Q4_0 T=4: 2.55 against 2.19), so they keep those.
+	// every T (Q4_0 T=4: 2.55 against 2.19); the two-row kernels of
+	// gemm_few_amd64.go, with software prefetch, now take them for T ≤ 4.
 	smallGemmKernels[tensor.Q8_0] = gemmSmallQ8_0
 	smallGemmMaxT[tensor.Q8_0] = smallMaxT
 	smallGemmKernels[tensor.F16] = gemmSmallF16
@@ -75,6 +76,26 @@ func checkGemm(t tensor.Type, out []float32, outStride int, w []byte, rowBytes, 
 	}
 }
 
+// smallTable fills s with the activation-scale table of the Q8_0 kernels
+// (see gemmSmallQ8_0AVX2) for T tokens of nb blocks and returns it.
+func smallTable(s *smallScratch, a []byte, actStride, T, nb int) []float32 {
+	if cap(s.f) < 16*nb {
+		s.f = make([]float32, 16*nb)
+	}
+	tab := s.f[:16*nb]
+	// Per block, 8 floats for each group of (up to) 4 tokens.
+	for g0 := 0; g0 < T; g0 += 4 {
+		g := min(4, T-g0)
+		for l := range 8 {
+			at := a[(g0+smallLane(l%4, g))*actStride:]
+			for b := range nb {
+				tab[16*b+2*g0+l] = tensor.FP16ToFP32(uint16(at[34*b]) | uint16(at[34*b+1])<<8)
+			}
+		}
+	}
+	return tab
+}
+
 // gemmSmallQ8_0 implements gemmFunc for Q8_0 weights and 1 ≤ T ≤ smallMaxT.
 func gemmSmallQ8_0(out []float32, outStride int, w []byte, rowBytes, rows int, a []byte, actStride, T, n int) {
 	if rows <= 0 || T <= 0 {
@@ -94,19 +115,15 @@ func gemmSmallQ8_0(out []float32, outStride int, w []byte, rowBytes, rows int, a
 	}
 	s := smallScratchPool.Get().(*smallScratch)
 	defer smallScratchPool.Put(s)
-	if cap(s.f) < 16*nb {
-		s.f = make([]float32, 16*nb)
-	}
-	tab := s.f[:16*nb]
-	// Per block, 8 floats for each group of (up to) 4 tokens.
-	for g0 := 0; g0 < T; g0 += 4 {
-		g := min(4, T-g0)
-		for l := range 8 {
-			at := a[(g0+smallLane(l%4, g))*actStride:]
-			for b := range nb {
-				tab[16*b+2*g0+l] = tensor.FP16ToFP32(uint16(at[34*b]) | uint16(at[34*b+1])<<8)
-			}
+	tab := smallTable(s, a, actStride, T, nb)
+	if pairs := rows / 2; T <= fewMaxT && pairs > 0 {
+		gemmFewQ8_0AVX2(&out[0], 4*outStride, &w[0], rowBytes, pairs, &a[0], actStride, &tab[0], nb, T)
+		if rows%2 == 0 {
+			return
 		}
+		r := rows - 1
+		gemmSmallQ8_0AVX2(&out[r], 4*outStride, &w[r*rowBytes], rowBytes, 1, &a[0], actStride, &tab[0], nb, T)
+		return
 	}
 	gemmSmallQ8_0AVX2(&out[0], 4*outStride, &w[0], rowBytes, rows, &a[0], actStride, &tab[0], nb, T)
 }

@@ -27,6 +27,11 @@
 
 // ---- macros (before the first TEXT, for go vet's asmdecl) ----
 
+// FPF is how far ahead of its use the weight row is prefetched: the
+// hardware prefetcher alone left the memory stalls unoverlapped (896×4864
+// F16 at T = 4, weights streaming: 600 µs without, 360 µs with).
+#define FPF 4096
+
 #define FSETUP \
 	MOVQ out+0(FP), DI \
 	MOVQ outStride+8(FP), R9 \
@@ -116,6 +121,7 @@ row: \
 step: \
 	CMPQ      CX, $16 \
 	JLT       tail \
+	PREFETCHT0 FPF(R13) \
 	VCVTPH2PS (R13), Y8 \
 	VCVTPH2PS 16(R13), Y9 \
 	SE(Y8, 0) \
@@ -137,6 +143,7 @@ end: \
 row: \
 	ROWSTART \
 step: \
+	PREFETCHT0 FPF(R13) \
 	VCVTPH2PS (R13), Y8 \
 	S(Y8, 0) \
 	ADDQ      $16, R13 \

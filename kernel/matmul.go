@@ -143,7 +143,9 @@ func (j *matmulJob) run(_, lo, hi int) {
 // rows computes rows [lo, hi) of the product for every token.
 func (pr *product) rows(lo, hi, T int) {
 	m := pr.M
-	if T > 1 && m.packed != nil && lo%8 == 0 {
+	// The few-token kernels read the raw weights, half the bytes of the
+	// packed ones, and beat the packed kernel where they apply.
+	if T > max(1, m.smallMax) && m.packed != nil && lo%8 == 0 {
 		packers[m.Type].gemmPacked(pr.Out[lo:], m.Rows, m.packed, lo, hi-lo, pr.act, pr.actBytes, T, m.Cols)
 		return
 	}
