@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"zhiyan/channel"
@@ -35,8 +34,7 @@ type Client struct {
 	HTTP      *http.Client // nil means a client with a 15 s timeout
 	Now       func() time.Time
 
-	once   sync.Once
-	tokens *token.Cache
+	tokens token.Lazy
 }
 
 type apiResult struct {
@@ -55,8 +53,7 @@ func (c *Client) base() string {
 }
 
 func (c *Client) cache() *token.Cache {
-	c.once.Do(func() { c.tokens = token.New(c.fetchToken, c.Now) })
-	return c.tokens
+	return c.tokens.Cache(c.fetchToken, c.Now)
 }
 
 // TenantAccessToken returns a valid tenant_access_token.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"zhiyan/channel"
@@ -28,8 +27,7 @@ type Client struct {
 	HTTP      *http.Client // nil means a client with a 15 s timeout
 	Now       func() time.Time
 
-	once   sync.Once
-	tokens *token.Cache
+	tokens token.Lazy
 }
 
 // apiResult is the error part of every answer.
@@ -49,8 +47,7 @@ func (c *Client) base() string {
 }
 
 func (c *Client) cache() *token.Cache {
-	c.once.Do(func() { c.tokens = token.New(c.fetchToken, c.Now) })
-	return c.tokens
+	return c.tokens.Cache(c.fetchToken, c.Now)
 }
 
 // AccessToken returns a valid access token, fetching one when needed.

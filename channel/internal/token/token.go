@@ -112,3 +112,17 @@ type emptyError struct{}
 func (emptyError) Error() string { return "token: platform returned an empty token" }
 
 var errEmpty error = emptyError{}
+
+// Lazy is a Cache that an API client holds by value and builds on first use
+// from its own fetch and clock, so the client's zero value plus its fields
+// is ready to use.
+type Lazy struct {
+	once sync.Once
+	c    *Cache
+}
+
+// Cache returns the cache, built over fetch and now on the first call.
+func (l *Lazy) Cache(fetch Fetch, now func() time.Time) *Cache {
+	l.once.Do(func() { l.c = New(fetch, now) })
+	return l.c
+}
