@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"zhiyan/chat"
+	"zhiyan/db"
 	"zhiyan/web"
 )
 
@@ -66,11 +67,22 @@ func (s *Server) converse(ctx context.Context, model string, msgs []chat.Message
 	return results[0], p, nil
 }
 
+// identity is what web.Identify said of a request, kept in its context so
+// that a key's rate limit counts the request once.
+type identity struct {
+	key *db.APIKey
+	err error
+}
+
+type identityKey struct{}
+
 // authenticate accepts the accounts' API keys and signed-in sessions; the
-// guard asks it when no configured key matches.
-func (s *Server) authenticate(r *http.Request) bool {
-	_, _, err := s.web.Identify(r)
-	return err == nil || !errors.Is(err, web.ErrUnauthenticated)
+// guard asks it when no configured key matches. A key over its limits
+// passes here and is refused by meter, with the reason.
+func (s *Server) authenticate(r *http.Request) (*http.Request, bool) {
+	_, key, err := s.web.Identify(r)
+	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, identity{key, err}))
+	return r, err == nil || !errors.Is(err, web.ErrUnauthenticated)
 }
 
 // spent counts the tokens a request spends, for its API key's quota.
@@ -94,7 +106,11 @@ func (s *Server) meter(ctx context.Context, r *http.Request) (context.Context, f
 	if s.web == nil {
 		return ctx, noop, nil
 	}
-	_, key, err := s.web.Identify(r)
+	id, ok := ctx.Value(identityKey{}).(identity)
+	if !ok {
+		_, id.key, id.err = s.web.Identify(r)
+	}
+	key, err := id.key, id.err
 	switch {
 	case errors.Is(err, web.ErrRateLimited):
 		return ctx, noop, &apiError{status: http.StatusTooManyRequests, typ: "rate_limit_error", code: "rate_limit_exceeded",

@@ -174,6 +174,17 @@ func TestServeAccounts(t *testing.T) {
 	if code, body := send(t, "POST", base+"/v1/chat/completions", key, chatBody); code != 429 || !strings.Contains(body, "insufficient_quota") {
 		t.Errorf("past the quota = %d %s, want 429 insufficient_quota", code, body)
 	}
+	// A rate limit of 2 a minute lets exactly 2 requests through: each
+	// counts once, though both the guard and the meter look at the key.
+	limited, _, err := d.CreateAPIKey(context.Background(), u.ID, "limited", db.KeyLimits{RequestsPerMinute: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{200, 200, 429} {
+		if code, body := send(t, "GET", base+"/v1/models", limited, ""); code != want {
+			t.Errorf("request %d with a 2/min key = %d %s, want %d", i+1, code, body, want)
+		}
+	}
 	if code, _ := send(t, "GET", base+"/v1/models", "zy-not-a-key", ""); code != 401 {
 		t.Errorf("an unknown key = %d, want 401", code)
 	}

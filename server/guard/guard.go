@@ -47,8 +47,10 @@ type Options struct {
 	// only Authenticate can let a request through.
 	RequireAuth bool
 	// Authenticate, when set, accepts credentials besides APIKeys (the
-	// accounts' keys and sessions), and is asked when no APIKey matches.
-	Authenticate func(r *http.Request) bool
+	// accounts' keys and sessions), and is asked when no APIKey matches. The
+	// request it returns (with what it learnt in its context) goes on to
+	// the handler.
+	Authenticate func(r *http.Request) (*http.Request, bool)
 	// Public are paths served without a key, such as "/health"; exact match.
 	Public []string
 	// PublicPrefixes are path prefixes served without a key, such as a web
@@ -69,7 +71,7 @@ type Guard struct {
 	origins   []originPattern
 	keys      [][sha256.Size]byte
 	required  bool
-	authn     func(r *http.Request) bool
+	authn     func(r *http.Request) (*http.Request, bool)
 	public    map[string]bool
 	prefixes  []string
 	maxBody   int64
@@ -174,10 +176,16 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		if g.required && !g.isPublic(r.URL.Path) {
-			if code, msg := g.checkKey(r); code != "" && (g.authn == nil || !g.authn(r)) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="zhiyan"`)
-				g.reject(w, r, http.StatusUnauthorized, code, msg)
-				return
+			if code, msg := g.checkKey(r); code != "" {
+				ok := false
+				if g.authn != nil {
+					r, ok = g.authn(r)
+				}
+				if !ok {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="zhiyan"`)
+					g.reject(w, r, http.StatusUnauthorized, code, msg)
+					return
+				}
 			}
 		}
 		if g.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {

@@ -255,7 +255,9 @@ func TestNewErrors(t *testing.T) {
 // TestAuthenticator: with accounts, a request passes with a configured key
 // or whatever the authenticator accepts; public prefixes need neither.
 func TestAuthenticator(t *testing.T) {
-	accept := func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer zy-account" }
+	accept := func(r *http.Request) (*http.Request, bool) {
+		return r, r.Header.Get("Authorization") == "Bearer zy-account"
+	}
 	for _, tc := range []struct {
 		name    string
 		o       Options
