@@ -29,7 +29,7 @@ type Shape struct {
 	RopeBase   float32
 	RMSEps     float32
 	QKVBias    bool // qwen2: biases on q, k and v
-	QKNorm     bool // qwen3: RMSNorm of q and k per head
+	QKNorm     bool // qwen3, hunyuan: RMSNorm of q and k per head
 	RopeFreqs  bool // llama3: per-dimension RoPE frequency factors
 	ContextLen int
 }
@@ -41,6 +41,12 @@ var Shapes = []Shape{
 	{Name: "qwen2.5-1.5b", Arch: "qwen2", Layers: 28, Embd: 1536, Heads: 12, KVHeads: 2, HeadDim: 128, FFN: 8960, Vocab: 151936, RopeBase: 1e6, RMSEps: 1e-6, QKVBias: true, ContextLen: 32768},
 	{Name: "qwen3-0.6b", Arch: "qwen3", Layers: 28, Embd: 1024, Heads: 16, KVHeads: 8, HeadDim: 128, FFN: 3072, Vocab: 151936, RopeBase: 1e6, RMSEps: 1e-6, QKNorm: true, ContextLen: 40960},
 	{Name: "ernie4.5-0.3b", Arch: "ernie4_5", Layers: 18, Embd: 1024, Heads: 16, KVHeads: 2, HeadDim: 128, FFN: 3072, Vocab: 103424, RopeBase: 5e5, RMSEps: 1e-5, ContextLen: 131072},
+	// Hunyuan-0.5B: 24 layers, 8 KV heads of 128 and tied embeddings as
+	// published; 16 query heads, FFN 3584 and vocabulary 120818 are the
+	// values for which the totals match the published 539.0M parameters,
+	// 23.0 % of them embeddings (TestShapeParams). The NTK alpha 1000 is
+	// folded into the base as the converter does: 1e4·1000^(128/126).
+	{Name: "hunyuan-0.5b", Arch: "hunyuan-dense", Layers: 24, Embd: 1024, Heads: 16, KVHeads: 8, HeadDim: 128, FFN: 3584, Vocab: 120818, RopeBase: 11158840, RMSEps: 1e-5, QKNorm: true, ContextLen: 262144},
 	{Name: "llama3.2-1b", Arch: "llama", Layers: 16, Embd: 2048, Heads: 32, KVHeads: 8, HeadDim: 64, FFN: 8192, Vocab: 128256, RopeBase: 5e5, RMSEps: 1e-5, RopeFreqs: true, ContextLen: 131072},
 }
 

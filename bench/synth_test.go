@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -56,5 +57,29 @@ func TestSynthesize(t *testing.T) {
 	defer st.Close()
 	if err := st.Forward([]int32{1, 2, 3}, make([]float32, 1000)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestShapeParams: each shape has its model's published parameter count
+// (millions, as the model cards and Hugging Face's safetensors index give
+// them) — a wrong width, head count, FFN or vocabulary shows here.
+func TestShapeParams(t *testing.T) {
+	published := map[string]float64{
+		"qwen2.5-0.5b":  494.0,
+		"qwen2.5-1.5b":  1543.7,
+		"qwen3-0.6b":    596.0,
+		"ernie4.5-0.3b": 360.7,
+		"hunyuan-0.5b":  539.0,
+		"llama3.2-1b":   1235.8,
+	}
+	for _, s := range Shapes {
+		want, ok := published[s.Name]
+		if !ok {
+			t.Errorf("%s: no published count to check against", s.Name)
+			continue
+		}
+		if got := math.Round(float64(s.Params())/1e5) / 10; got != want {
+			t.Errorf("%s: %.1fM parameters, published %.1fM", s.Name, got, want)
+		}
 	}
 }

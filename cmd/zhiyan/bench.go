@@ -17,7 +17,7 @@ import (
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", "bench [flags] (MODEL.gguf | --shape SHAPE --type TYPE)", stderr)
-	shape := fs.String("shape", "", "benchmark a random-weight model of this shape: qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, ernie4.5-0.3b, llama3.2-1b")
+	shape := fs.String("shape", "", "benchmark a random-weight model of this shape: qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, ernie4.5-0.3b, hunyuan-0.5b, llama3.2-1b")
 	typ := fs.String("type", "Q8_0", "quantization of the --shape model: Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, F16, …")
 	pp := fs.Int("p", 128, "prompt tokens for the prefill test")
 	tg := fs.Int("n", 32, "tokens for the decode test")
