@@ -31,7 +31,8 @@ type Pool struct {
 	// The current job, published by incrementing gen.
 	j        job
 	n, grain int
-	used     int // workers given a chunk
+	chunks   int          // ranges the job is cut into
+	next     atomic.Int32 // the next chunk to claim
 	gen      atomic.Uint32
 	pending  atomic.Int32 // workers that have not finished the current job
 	closed   atomic.Bool
@@ -78,9 +79,7 @@ func (p *Pool) worker(w int) {
 		if p.closed.Load() {
 			return
 		}
-		if lo, hi := p.chunk(w); lo < hi {
-			p.j.run(w, lo, hi)
-		}
+		p.runChunks(w)
 		p.pending.Add(-1)
 	}
 }
@@ -105,33 +104,49 @@ func (p *Pool) await(seen uint32) uint32 {
 	return p.gen.Load()
 }
 
-// chunk is worker w's share of the current job: contiguous ranges whose
-// boundaries are multiples of the grain, one per worker.
-func (p *Pool) chunk(w int) (lo, hi int) {
-	if w >= p.used {
-		return 0, 0
+// chunksPerWorker cuts a job finer than one range per worker: on a shared
+// machine the OS often delays one of our threads, and the others then take
+// its remaining chunks instead of waiting for it.
+const chunksPerWorker = 4
+
+// runChunks claims chunks of the current job until none is left.
+func (p *Pool) runChunks(w int) {
+	for {
+		c := int(p.next.Add(1)) - 1
+		if c >= p.chunks {
+			return
+		}
+		lo, hi := p.chunk(c)
+		p.j.run(w, lo, hi)
 	}
+}
+
+// chunk is the range of chunk c: contiguous, its boundaries multiples of
+// the grain, the chunks as even as the grain allows.
+func (p *Pool) chunk(c int) (lo, hi int) {
 	units := (p.n + p.grain - 1) / p.grain
-	per, extra := units/p.used, units%p.used
-	lo = w*per + min(w, extra)
+	per, extra := units/p.chunks, units%p.chunks
+	lo = c*per + min(c, extra)
 	hi = lo + per
-	if w < extra {
+	if c < extra {
 		hi++
 	}
 	return min(lo*p.grain, p.n), min(hi*p.grain, p.n)
 }
 
-// parallel runs j over [0, n) split by chunk. Each index has exactly one
-// writer, so results do not depend on the thread count.
+// parallel runs j over [0, n) cut into chunks that the workers claim in
+// turn. Each index has exactly one writer, so results do not depend on the
+// thread count or on who ran what.
 func (p *Pool) parallel(j job, n, grain int) {
 	grain = max(grain, 1)
 	units := (n + grain - 1) / grain
-	used := min(p.threads, units)
-	if used <= 1 {
+	if p.threads == 1 || units <= 1 {
 		j.run(0, 0, n)
 		return
 	}
-	p.j, p.n, p.grain, p.used = j, n, grain, used
+	p.j, p.n, p.grain = j, n, grain
+	p.chunks = min(units, p.threads*chunksPerWorker)
+	p.next.Store(0)
 	p.pending.Store(int32(p.threads - 1))
 	p.gen.Add(1)
 	p.mu.Lock()
@@ -139,9 +154,7 @@ func (p *Pool) parallel(j job, n, grain int) {
 		p.wake.Broadcast()
 	}
 	p.mu.Unlock()
-	if lo, hi := p.chunk(0); lo < hi {
-		j.run(0, lo, hi)
-	}
+	p.runChunks(0)
 	for i := 0; p.pending.Load() != 0; i++ {
 		if i%256 == 255 {
 			runtime.Gosched()
