@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 	"zhiyan/db"
 	"zhiyan/engine"
 	"zhiyan/sample"
+	"zhiyan/tensor"
+	"zhiyan/train"
 	"zhiyan/web"
 )
 
@@ -185,7 +188,11 @@ func TestWebChatInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	app, err := web.New(web.Config{DB: store, Gen: &webGen{eng: eng, sched: sched}})
+	// A training run of the real trainer, paused halfway until the
+	// Training tab has shown it running.
+	runsDir := t.TempDir()
+	release, trained := pausedRun(t, filepath.Join(runsDir, "tiny-poems"))
+	app, err := web.New(web.Config{DB: store, Gen: &webGen{eng: eng, sched: sched}, RunsDir: runsDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,6 +357,34 @@ func TestWebChatInBrowser(t *testing.T) {
 		t.Errorf("the read-only view shows %d messages and buttons, want 2 messages and no buttons", n)
 	}
 	b.shot("05c-admin-conversation")
+
+	// The Training tab lists the run, running; its chart shows the loss,
+	// the validation point and the monitor's event, and follows the run to
+	// its end on its own.
+	b.do("training tab", chromedp.Click(chromedp.CSS("#admin-tab-runs")))
+	b.wait("run listed", `document.querySelector('#runs-table tr[data-run="tiny-poems"][data-status="running"]') !== null`)
+	b.do("open run", chromedp.Click(chromedp.CSS(`#runs-table tr[data-run="tiny-poems"] .run-open`)))
+	b.wait("run chart", `(() => { const p = document.querySelector("#run-chart svg polyline.train-line");
+		return p !== null && p.points.length === 15 && document.querySelector("#run-chart svg circle.val-point") !== null; })()`)
+	if got := eval[string](b, `document.querySelector("#run-status .badge").className`); !strings.Contains(got, "run-running") {
+		t.Errorf("the paused run's badge is %q, want running", got)
+	}
+	b.shot("05d-admin-training-running")
+	release()
+	if err := <-trained; err != nil {
+		t.Fatal(err)
+	}
+	b.wait("run finished", `document.querySelector("#run-status .badge.run-finished") !== null &&
+		document.querySelector("#run-chart svg polyline.train-line").points.length === 30`)
+	if n := eval[int](b, `document.querySelectorAll("#run-chart svg .ev-mark.ev-norm_spike title").length`); n < 1 {
+		t.Errorf("the chart marks %d norm spikes, want the one at step 20", n)
+	}
+	if n := eval[int](b, `document.querySelectorAll("#run-events tr").length`); n < 2 {
+		t.Errorf("the events table has %d rows, want a header and the spike", n)
+	}
+	b.shot("05e-admin-training-finished")
+	b.do("back to runs", chromedp.Click(chromedp.CSS("#run-back")))
+	b.wait("runs list", `document.querySelector('#runs-table tr[data-run="tiny-poems"][data-status="finished"]') !== null`)
 	b.problems("first user")
 	b.do("sign out", chromedp.Click(chromedp.CSS("#admin-close")), chromedp.Click(chromedp.CSS("#logout")),
 		chromedp.WaitVisible(chromedp.CSS("#login-form")),
@@ -381,6 +416,56 @@ func TestWebChatInBrowser(t *testing.T) {
 	}
 	b.shot("07-phone-dark")
 	b.problems("second user")
+}
+
+// pausedRun trains a tiny model with the real trainer into dir in the
+// background: 30 steps with a validation estimate every 10 and a gradient
+// blown up at step 20 (a norm spike the monitor skips), paused after the
+// 15th step until release is called (at the latest when the test ends).
+func pausedRun(t *testing.T, dir string) (release func(), done chan error) {
+	t.Helper()
+	lines := []string{"床前明月光，疑是地上霜。", "舉頭望明月，低頭思故鄉。", "春眠不覺曉，處處聞啼鳥。", "夜來風雨聲，花落知多少。"}
+	var docs []string
+	for i := range 200 {
+		docs = append(docs, lines[i%4]+"\n"+lines[(i+1)%4])
+	}
+	c := train.SplitCorpus(docs, 10)
+	v, err := train.CharVocab(train.JoinDocuments(c.Train), 0, []string{train.TokUNK, train.TokBOS, train.TokEOS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := train.DefaultOptions(v.Size())
+	o.Model = train.Config{Vocab: v.Size(), Dim: 16, Layers: 1, Heads: 2, KVHeads: 1, FFN: train.FFNWidth(16),
+		Context: 16, NormEps: 1e-5, RopeBase: 10000}
+	o.Batch, o.Steps, o.Warmup, o.EvalEvery, o.EvalBatches, o.Threads = 4, 30, 2, 10, 2, 1
+	o.Monitor.Policy, o.Monitor.Window, o.Monitor.MinWindow = train.PolicySkip, 16, 8
+	tr, err := train.NewTrainer(o, v, c.Encode(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Hooks.Grads = func(step int, g []float32) {
+		if step == 20 {
+			for i := range g {
+				g[i] *= 100
+			}
+		}
+	}
+	reached, resume := make(chan struct{}), make(chan struct{})
+	release = sync.OnceFunc(func() { close(resume) })
+	t.Cleanup(release)
+	done = make(chan error, 1)
+	tr.Hooks.Step = func(r train.StepRecord, _ []train.Event) {
+		if r.Step == 14 {
+			close(reached)
+			<-resume
+		}
+	}
+	go func() {
+		defer tr.Close()
+		done <- tr.RunIn(train.RunOptions{Dir: dir, Export: train.ExportOptions{Type: tensor.F32}})
+	}()
+	<-reached
+	return release, done
 }
 
 // botConversation stores a WeChat user's conversation as the bot would

@@ -79,6 +79,9 @@ type Config struct {
 	DB *db.DB
 	// SecureCookies marks the web chat's cookies Secure (served over HTTPS).
 	SecureCookies bool
+	// RunsDir holds training runs that the web chat's administrators
+	// watch live (web.Config.RunsDir); "" for none.
+	RunsDir string
 	// Channels, when set, serves the chat-platform bots under /channel/
 	// (WeChat, WeCom, Feishu, DingTalk); it needs DB. Its DB and Gen are the
 	// server's.
@@ -172,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 		Reject:         s.reject,
 	}
 	if cfg.DB != nil {
-		if s.web, err = web.New(web.Config{DB: cfg.DB, Gen: assistant{s}, Secure: cfg.SecureCookies, Logger: log}); err != nil {
+		if s.web, err = web.New(web.Config{DB: cfg.DB, Gen: assistant{s}, Secure: cfg.SecureCookies, Logger: log, RunsDir: cfg.RunsDir}); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		// The web chat signs its users in itself.

@@ -54,9 +54,12 @@ type Config struct {
 	Gen    Generator
 	Secure bool // mark cookies Secure (the site is served over HTTPS)
 	Logger *slog.Logger
+	// RunsDir holds training runs (`zhiyan train --out RUNSDIR/NAME`) that
+	// administrators watch live; "" for none.
+	RunsDir string
 
 	SessionTTL time.Duration    // 0 = 30 days
-	Now        func() time.Time // the clock of rate limits; nil = time.Now
+	Now        func() time.Time // the clock of rate limits and of runs' status; nil = time.Now
 }
 
 // App is the web chat: UI, JSON API and authentication.
@@ -70,6 +73,7 @@ type App struct {
 
 	keyRate *limiter // API-key requests per minute, by key id
 	logins  *limiter // failed logins, by lower-cased name
+	runs    runs     // the training runs directory and what was read of it
 
 	mu      sync.Mutex
 	running map[string]bool // conversations streaming an answer here
@@ -92,6 +96,7 @@ func New(cfg Config) (*App, error) {
 		ttl:     cfg.SessionTTL,
 		now:     cfg.Now,
 		running: map[string]bool{},
+		runs:    runs{dir: cfg.RunsDir, state: map[string]*runState{}},
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -144,6 +149,8 @@ func (a *App) routes() *http.ServeMux {
 	m.Handle("DELETE /app/admin/keys/{id}", a.api(admin, a.revokeKey))
 	m.Handle("GET /app/admin/conversations", a.api(admin, a.allConversations))
 	m.Handle("GET /app/admin/conversations/{id}", a.api(admin, a.anyConversation))
+	m.Handle("GET /app/admin/runs", a.api(admin, a.listRuns))
+	m.Handle("GET /app/admin/runs/{name}", a.api(admin, a.getRun))
 
 	m.Handle("/app/", a.api(public, func(*http.Request, *caller) (any, error) {
 		return nil, errNotFound

@@ -54,6 +54,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	noAutoPull := fs.Bool("no-auto-pull", false, "answer 404 for a model not downloaded yet instead of pulling it on first use")
 	configPath := fs.String("config", os.Getenv("ZHIYAN_CONFIG"), "TOML configuration file: its [channels] section serves the chat-platform bots under /channel/ (see the README; env ZHIYAN_CONFIG)")
 	requireAuth := fs.Bool("require-auth", false, "require an API key or a signed-in session on /v1 and /api even on loopback")
+	runsDir := fs.String("runs", "", "directory of training runs (zhiyan train --out DIR/NAME) that administrators watch live in the web chat (default: runs in the models directory)")
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (when users reach zhiyan over HTTPS, e.g. behind a proxy)")
 	verbose := fs.Bool("verbose", false, "log debug details")
 	args, err := parseInterspersed(fs, args)
@@ -131,9 +132,15 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer database.Close()
+		if *runsDir == "" {
+			*runsDir = filepath.Join(st.Root(), "runs")
+		}
+		if *runsDir, err = filepath.Abs(*runsDir); err != nil {
+			return err
+		}
 	}
 	srv, err := server.New(server.Config{
-		DB: database, SecureCookies: *secure, RequireAuth: *requireAuth, Channels: channels,
+		DB: database, SecureCookies: *secure, RequireAuth: *requireAuth, Channels: channels, RunsDir: *runsDir,
 		Addr: addr, Models: files, ModelDir: *ggufDir, Store: st, AutoPull: !*noAutoPull,
 		Parallel: *parallel, Context: *ctxLen, Threads: *threads,
 		KeepAlive: *keepAlive, MaxLoaded: *maxLoaded,

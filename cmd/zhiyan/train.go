@@ -13,6 +13,7 @@ import (
 
 	"zhiyan/bench"
 	"zhiyan/internal/progress"
+	"zhiyan/store"
 	"zhiyan/tensor"
 	"zhiyan/train"
 )
@@ -151,6 +152,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if data.chat {
 		tmpl = train.ChatMLTemplate
 	}
+	fmt.Fprint(console, watchHint(*out))
 	bar := progress.New(stderr, "train", int64(t.Opt.Steps), "")
 	bar.Add(int64(t.Step))
 	err = t.RunIn(train.RunOptions{
@@ -187,6 +189,26 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "model: %s\nreport: %s\n", filepath.Join(*out, train.FileModel), filepath.Join(*out, "report.html"))
 	return nil
+}
+
+// watchHint says how to follow the run in out live: serve its parent as
+// the runs directory (plain `zhiyan serve` when that is the default one).
+func watchHint(out string) string {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return ""
+	}
+	parent := filepath.Dir(abs)
+	serve := "zhiyan serve --runs " + parent
+	if strings.ContainsAny(parent, " \t'\"$") {
+		serve = fmt.Sprintf("zhiyan serve --runs %q", parent)
+	}
+	if home, err := store.DefaultDir(); err == nil {
+		if def, err := filepath.Abs(filepath.Join(home, "runs")); err == nil && def == parent {
+			serve = "zhiyan serve"
+		}
+	}
+	return fmt.Sprintf("watch it live: %s, then Admin → Training (管理 → 训练) in the web chat\n", serve)
 }
 
 // trainData is the training text, read once and encoded with the run's

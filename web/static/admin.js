@@ -1,10 +1,11 @@
 // The administrators' dialog: users (add, disable, reset password, delete),
-// API keys (create — shown once —, revoke), and a read-only view of every
-// conversation, the chat-platform bots' included.
+// API keys (create — shown once —, revoke), a read-only view of every
+// conversation, the chat-platform bots' included, and the training runs.
 import { getJSON, send } from "./api.js";
 import { t } from "./i18n.js";
 import { h, state } from "./app.js";
 import { renderMarkdown } from "./markdown.js";
+import { initRuns, leaveRuns, showRuns } from "./runs.js";
 
 const $ = sel => document.querySelector(sel);
 let users = [];
@@ -18,11 +19,14 @@ export async function openAdmin() {
 }
 
 function showTab(name) {
-  for (const [tab, panel] of [["#admin-tab-accounts", "#admin-accounts"], ["#admin-tab-convs", "#admin-convs"]]) {
+  for (const [tab, panel] of [["#admin-tab-accounts", "#admin-accounts"], ["#admin-tab-convs", "#admin-convs"], ["#admin-tab-runs", "#admin-runs"]]) {
     const on = panel === "#admin-" + name;
     $(tab).setAttribute("aria-selected", on);
     $(panel).hidden = !on;
   }
+  $("#admin-error").textContent = "";
+  if (name === "runs") showRuns();
+  else leaveRuns();
   if (name === "convs") {
     $("#admin-conv-view").hidden = true;
     $("#admin-conv-browse").hidden = false;
@@ -169,6 +173,8 @@ export function initAdmin() {
   $("#admin-close").addEventListener("click", () => $("#admin").close());
   $("#admin-tab-accounts").addEventListener("click", () => showTab("accounts"));
   $("#admin-tab-convs").addEventListener("click", () => showTab("convs"));
+  $("#admin-tab-runs").addEventListener("click", () => showTab("runs"));
+  initRuns();
   $("#admin-conv-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => loadAll(false), 250); });
   $("#admin-conv-more").addEventListener("click", () => loadAll(true));
   $("#admin-conv-back").addEventListener("click", () => {
