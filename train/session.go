@@ -1,7 +1,6 @@
 package train
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -46,21 +45,20 @@ func (t *Trainer) RunIn(o RunOptions) (err error) {
 		return fmt.Errorf("train: %w", err)
 	}
 	defer metf.Close()
-	enc := json.NewEncoder(metf)
+	metrics := &metricsWriter{w: metf}
+	record := func(typ string, rec any) {
+		if err := metrics.write(typ, rec); err != nil {
+			t.logf("%v; no more records go there\n", err)
+		}
+	}
 
 	prevStep := t.Hooks.Step
 	t.logAll = logf
 	defer func() { t.logAll, t.Hooks.Step = nil, prevStep }()
 	t.Hooks.Step = func(r StepRecord, events []Event) {
-		enc.Encode(struct {
-			Type string `json:"type"`
-			StepRecord
-		}{"step", r})
+		record("step", r)
 		for _, e := range events {
-			enc.Encode(struct {
-				Type string `json:"type"`
-				Event
-			}{"event", e})
+			record("event", e)
 		}
 		if prevStep != nil {
 			prevStep(r, events)
@@ -78,10 +76,7 @@ func (t *Trainer) RunIn(o RunOptions) (err error) {
 	evals := len(t.Evals)
 	saveEvals := func() {
 		for _, e := range t.Evals[evals:] {
-			enc.Encode(struct {
-				Type string `json:"type"`
-				EvalRecord
-			}{"eval", e})
+			record("eval", e)
 		}
 		evals = len(t.Evals)
 	}

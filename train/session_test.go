@@ -91,4 +91,29 @@ func TestRunInDiverged(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, FileModel)); err == nil {
 		t.Error("a diverged run exported a model")
 	}
+	// The step that met infinity and its event are in the metrics, the
+	// non-finite numbers as null.
+	lines, err := os.ReadFile(filepath.Join(dir, FileMetrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var step15, nanEvent map[string]any
+	for line := range strings.Lines(string(lines)) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		switch {
+		case rec["type"] == "step" && rec["step"] == 15.0:
+			step15 = rec
+		case rec["type"] == "event" && rec["kind"] == EventNaN:
+			nanEvent = rec
+		}
+	}
+	if step15 == nil || step15["norm"] != nil || step15["lr"] == nil {
+		t.Errorf("step 15 in the metrics: %v, want norm null and an lr", step15)
+	}
+	if nanEvent == nil || nanEvent["step"] != 15.0 || nanEvent["action"] != "stop" {
+		t.Errorf("NaN event in the metrics: %v", nanEvent)
+	}
 }
