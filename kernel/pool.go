@@ -162,3 +162,15 @@ func (p *Pool) parallel(j job, n, grain int) {
 	}
 	p.j = nil
 }
+
+// For runs fn over [0, n) in chunks whose boundaries are multiples of
+// grain, on the pool's threads; worker is the index of the thread running
+// the chunk, for per-thread scratch. Like every job of a Pool, it must not
+// run concurrently with another.
+func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
+	p.parallel(funcJob(fn), n, grain)
+}
+
+type funcJob func(worker, lo, hi int)
+
+func (f funcJob) run(worker, lo, hi int) { f(worker, lo, hi) }

@@ -27,6 +27,18 @@ func newGemm(threads int) *gemm { return &gemm{pool: kernel.NewPool(threads)} }
 
 func (g *gemm) close() { g.pool.Close() }
 
+// parallelFor runs fn over [0, n) in ranges, possibly several at once;
+// each index goes to exactly one call.
+type parallelFor func(n int, fn func(lo, hi int))
+
+// serial is the parallelFor of one thread.
+func serial(n int, fn func(lo, hi int)) { fn(0, n) }
+
+// parallel is the parallelFor of the gemm's threads.
+func (g *gemm) parallel(n int, fn func(lo, hi int)) {
+	g.pool.For(n, 1, func(_, lo, hi int) { fn(lo, hi) })
+}
+
 // matmulForward sets out (N, OC) = inp (N, IC) · wᵀ for w (OC, IC).
 func matmulForward[F Float](g *gemm, out, inp, w []F, N, IC, OC int) {
 	checkMatmul(len(out), len(inp), len(w), N, IC, OC)
@@ -93,7 +105,7 @@ func (g *gemm) forward32(out, inp, w []float32, N, IC, OC int) {
 func (g *gemm) backward32(dinp, dw, dout, inp, w []float32, N, IC, OC int) {
 	// dinp += dout · w: the product with the rows of wᵀ.
 	g.wT = grow(g.wT, IC*OC)
-	transpose(g.wT, w, OC, IC)
+	transpose(g.parallel, g.wT, w, OC, IC)
 	g.tmp = grow(g.tmp, max(N*IC, OC*IC))
 	g.pool.MatMul(g.tmp[:N*IC], f32Matrix(g.wT, IC, OC), dout[:N*OC], N, nil)
 	addInto(dinp[:N*IC], g.tmp)
@@ -101,8 +113,8 @@ func (g *gemm) backward32(dinp, dw, dout, inp, w []float32, N, IC, OC int) {
 	// dw += doutᵀ · inp: rows of doutᵀ against the rows of inpᵀ.
 	g.inT = grow(g.inT, IC*N)
 	g.doutT = grow(g.doutT, OC*N)
-	transpose(g.inT, inp, N, IC)
-	transpose(g.doutT, dout, N, OC)
+	transpose(g.parallel, g.inT, inp, N, IC)
+	transpose(g.parallel, g.doutT, dout, N, OC)
 	g.pool.MatMul(g.tmp[:OC*IC], f32Matrix(g.inT, IC, N), g.doutT, OC, nil)
 	addInto(dw[:OC*IC], g.tmp)
 }
@@ -114,15 +126,22 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// transpose sets dst (cols, rows) = srcᵀ for src (rows, cols), in 32×32
-// tiles so both sides stay in cache.
-func transpose(dst, src []float32, rows, cols int) {
+// transpose sets dst (cols, rows) = srcᵀ for src (rows, cols); bands of 32
+// rows go to the threads.
+func transpose(par parallelFor, dst, src []float32, rows, cols int) {
+	const band = 32
+	par((rows+band-1)/band, func(lo, hi int) { transposeRows(dst, src, rows, cols, lo*band, min(hi*band, rows)) })
+}
+
+// transposeRows does rows r0…r1-1 of transpose, in 32×32 tiles so both
+// sides stay in cache.
+func transposeRows(dst, src []float32, rows, cols, r0, r1 int) {
 	const tile = 32
-	for r0 := 0; r0 < rows; r0 += tile {
-		r1 := min(r0+tile, rows)
+	for t0 := r0; t0 < r1; t0 += tile {
+		t1 := min(t0+tile, r1)
 		for c0 := 0; c0 < cols; c0 += tile {
 			c1 := min(c0+tile, cols)
-			for r := r0; r < r1; r++ {
+			for r := t0; r < t1; r++ {
 				row := src[r*cols : r*cols+c1]
 				for c := c0; c < c1; c++ {
 					dst[c*rows+r] = row[c]

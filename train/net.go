@@ -157,7 +157,7 @@ func (m *Model[F]) Forward(tokens, targets []int32, B int) float64 {
 		ropeForward(k, a.cos, a.sin, N, T, c.KVHeads, D)
 
 		// causal attention, output projection, residual
-		attentionForward(atty, a.att[l*B*c.Heads*T*T:(l+1)*B*c.Heads*T*T], q, k, v, shape)
+		attentionForward(g.parallel, atty, a.att[l*B*c.Heads*T*T:(l+1)*B*c.Heads*T*T], q, k, v, shape)
 		matmulForward(g, a.tmp, atty, p.WO[l*C*qDim:(l+1)*C*qDim], N, qDim, C)
 		residualForward(x2, x, a.tmp)
 
@@ -165,7 +165,7 @@ func (m *Model[F]) Forward(tokens, targets []int32, B int) float64 {
 		rmsnormForward(ln2, a.rstd2[l*N:(l+1)*N], x2, p.FFNNorm[l*C:(l+1)*C], N, C, c.NormEps)
 		matmulForward(g, gate, ln2, p.Gate[l*FF*C:(l+1)*FF*C], N, C, FF)
 		matmulForward(g, up, ln2, p.Up[l*FF*C:(l+1)*FF*C], N, C, FF)
-		swigluForward(swi, gate, up)
+		swigluForward(g.parallel, swi, gate, up)
 		matmulForward(g, a.tmp, swi, p.Down[l*C*FF:(l+1)*C*FF], N, FF, C)
 		residualForward(xNext, x2, a.tmp)
 	}
@@ -177,7 +177,7 @@ func (m *Model[F]) Forward(tokens, targets []int32, B int) float64 {
 		m.cnt = 0
 		return math.NaN()
 	}
-	sum, cnt := crossEntropyForward(a.probs, a.losses, a.logits, targets, V)
+	sum, cnt := crossEntropyForward(g.parallel, a.probs, a.losses, a.logits, targets, V)
 	m.cnt = cnt
 	if cnt == 0 {
 		return math.NaN()
@@ -201,7 +201,7 @@ func (m *Model[F]) Backward(scale float64) {
 	shape := attnShape{B: B, T: T, H: c.Heads, KV: c.KVHeads, D: D, scale: 1 / math.Sqrt(float64(D))}
 
 	// The loss is a mean over the targets: each gets scale/count.
-	crossEntropyBackward(a.probs, m.tgt, V, F(scale/float64(m.cnt)))
+	crossEntropyBackward(g.parallel, a.probs, m.tgt, V, F(scale/float64(m.cnt)))
 	dlogits, dlnf := a.probs[:N*V], a.dln
 	clear(dlnf)
 	matmulBackward(g, dlnf, dp.TokenEmbd, dlogits, a.lnf, p.TokenEmbd, N, C, V)
@@ -221,7 +221,7 @@ func (m *Model[F]) Backward(scale float64) {
 		matmulBackward(g, a.dswi, dp.Down[l*C*FF:(l+1)*C*FF], a.dresid, swi, p.Down[l*C*FF:(l+1)*C*FF], N, FF, C)
 		clear(a.dgate)
 		clear(a.dup)
-		swigluBackward(a.dgate, a.dup, a.dswi, gate, up)
+		swigluBackward(g.parallel, a.dgate, a.dup, a.dswi, gate, up)
 		clear(a.dln)
 		matmulBackward(g, a.dln, dp.Gate[l*FF*C:(l+1)*FF*C], a.dgate, ln2, p.Gate[l*FF*C:(l+1)*FF*C], N, C, FF)
 		matmulBackward(g, a.dln, dp.Up[l*FF*C:(l+1)*FF*C], a.dup, ln2, p.Up[l*FF*C:(l+1)*FF*C], N, C, FF)
@@ -233,7 +233,7 @@ func (m *Model[F]) Backward(scale float64) {
 		clear(a.dq)
 		clear(a.dk)
 		clear(a.dv)
-		attentionBackward(a.dq, a.dk, a.dv, a.datty, a.att[l*B*c.Heads*T*T:(l+1)*B*c.Heads*T*T], q, k, v, shape)
+		attentionBackward(g.parallel, a.dq, a.dk, a.dv, a.datty, a.att[l*B*c.Heads*T*T:(l+1)*B*c.Heads*T*T], q, k, v, shape)
 		ropeBackward(a.dq, a.cos, a.sin, N, T, c.Heads, D)
 		ropeBackward(a.dk, a.cos, a.sin, N, T, c.KVHeads, D)
 		clear(a.dln)

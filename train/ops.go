@@ -117,43 +117,49 @@ type attnShape struct {
 // attentionForward computes out (B, T, H*D) from q (B, T, H*D) and k, v
 // (B, T, KV*D): query head h reads key/value head h/(H/KV) at positions ≤ t.
 // The softmax probabilities are cached in att (B, H, T, T).
-func attentionForward[F Float](out, att, q, k, v []F, a attnShape) {
-	B, T, H, KV, D := a.B, a.T, a.H, a.KV, a.D
+func attentionForward[F Float](par parallelFor, out, att, q, k, v []F, a attnShape) {
+	par(a.B*a.H, func(lo, hi int) { attentionForwardRange(out, att, q, k, v, a, lo, hi) })
+}
+
+// attentionForwardRange does the (sequence, head) pairs lo…hi-1. (The
+// loops live outside the closure: captured variables would be reloaded
+// through it in every iteration.)
+func attentionForwardRange[F Float](out, att, q, k, v []F, a attnShape, lo, hi int) {
+	T, H, KV, D := a.T, a.H, a.KV, a.D
 	qDim, kvDim, group := H*D, KV*D, H/KV
 	scale := F(a.scale)
-	for b := range B {
-		for h := range H {
-			kvOff := (h / group) * D
-			for t := range T {
-				qt := q[(b*T+t)*qDim+h*D : (b*T+t)*qDim+(h+1)*D]
-				p := att[((b*H+h)*T+t)*T : ((b*H+h)*T+t+1)*T]
-				maxv := F(math.Inf(-1))
-				for u := 0; u <= t; u++ {
-					ku := k[(b*T+u)*kvDim+kvOff : (b*T+u)*kvDim+kvOff+D]
-					var s F
-					for j := range qt {
-						s += qt[j] * ku[j]
-					}
-					s *= scale
-					p[u] = s
-					maxv = max(maxv, s)
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/H, bh%H
+		kvOff := (h / group) * D
+		for t := range T {
+			qt := q[(b*T+t)*qDim+h*D : (b*T+t)*qDim+(h+1)*D]
+			p := att[((b*H+h)*T+t)*T : ((b*H+h)*T+t+1)*T]
+			maxv := F(math.Inf(-1))
+			for u := 0; u <= t; u++ {
+				ku := k[(b*T+u)*kvDim+kvOff : (b*T+u)*kvDim+kvOff+D]
+				var s F
+				for j := range qt {
+					s += qt[j] * ku[j]
 				}
-				var sum F
-				for u := 0; u <= t; u++ {
-					p[u] = F(math.Exp(float64(p[u] - maxv)))
-					sum += p[u]
-				}
-				for u := 0; u <= t; u++ {
-					p[u] /= sum
-				}
-				clear(p[t+1:])
-				ot := out[(b*T+t)*qDim+h*D : (b*T+t)*qDim+(h+1)*D]
-				clear(ot)
-				for u := 0; u <= t; u++ {
-					vu := v[(b*T+u)*kvDim+kvOff : (b*T+u)*kvDim+kvOff+D]
-					for j := range ot {
-						ot[j] += p[u] * vu[j]
-					}
+				s *= scale
+				p[u] = s
+				maxv = max(maxv, s)
+			}
+			var sum F
+			for u := 0; u <= t; u++ {
+				p[u] = F(math.Exp(float64(p[u] - maxv)))
+				sum += p[u]
+			}
+			for u := 0; u <= t; u++ {
+				p[u] /= sum
+			}
+			clear(p[t+1:])
+			ot := out[(b*T+t)*qDim+h*D : (b*T+t)*qDim+(h+1)*D]
+			clear(ot)
+			for u := 0; u <= t; u++ {
+				vu := v[(b*T+u)*kvDim+kvOff : (b*T+u)*kvDim+kvOff+D]
+				for j := range ot {
+					ot[j] += p[u] * vu[j]
 				}
 			}
 		}
@@ -164,14 +170,24 @@ func attentionForward[F Float](out, att, q, k, v []F, a attnShape) {
 // p = softmax(s), s_u = scale·q·k_u and out = Σ p_u v_u:
 // dp_u = dout·v_u, ds_u = p_u (dp_u − Σ_w p_w dp_w), dq = scale Σ ds_u k_u,
 // dk_u += scale ds_u q, dv_u += p_u dout.
-func attentionBackward[F Float](dq, dk, dv, dout, att, q, k, v []F, a attnShape) {
-	B, T, H, KV, D := a.B, a.T, a.H, a.KV, a.D
+//
+// The work is split by (sequence, key/value head), so the heads that share
+// a key/value head add into dk and dv in one thread, in the same order
+// whatever the thread count.
+func attentionBackward[F Float](par parallelFor, dq, dk, dv, dout, att, q, k, v []F, a attnShape) {
+	par(a.B*a.KV, func(lo, hi int) { attentionBackwardRange(dq, dk, dv, dout, att, q, k, v, a, lo, hi) })
+}
+
+// attentionBackwardRange does the (sequence, key/value head) pairs lo…hi-1.
+func attentionBackwardRange[F Float](dq, dk, dv, dout, att, q, k, v []F, a attnShape, lo, hi int) {
+	T, H, KV, D := a.T, a.H, a.KV, a.D
 	qDim, kvDim, group := H*D, KV*D, H/KV
 	scale := F(a.scale)
 	ds := make([]F, T)
-	for b := range B {
-		for h := range H {
-			kvOff := (h / group) * D
+	for bk := lo; bk < hi; bk++ {
+		b, kvh := bk/KV, bk%KV
+		kvOff := kvh * D
+		for h := kvh * group; h < (kvh+1)*group; h++ {
 			for t := range T {
 				p := att[((b*H+h)*T+t)*T : ((b*H+h)*T+t+1)*T]
 				row := (b*T + t) * qDim
@@ -203,7 +219,11 @@ func attentionBackward[F Float](dq, dk, dv, dout, att, q, k, v []F, a attnShape)
 }
 
 // swigluForward sets out = silu(gate) * up element-wise, silu(g) = g·σ(g).
-func swigluForward[F Float](out, gate, up []F) {
+func swigluForward[F Float](par parallelFor, out, gate, up []F) {
+	par(len(gate), func(lo, hi int) { swigluForwardRange(out[lo:hi], gate[lo:hi], up[lo:hi]) })
+}
+
+func swigluForwardRange[F Float](out, gate, up []F) {
 	up, out = up[:len(gate)], out[:len(gate)]
 	for i, g := range gate {
 		out[i] = g / (1 + F(math.Exp(float64(-g)))) * up[i]
@@ -211,7 +231,14 @@ func swigluForward[F Float](out, gate, up []F) {
 }
 
 // swigluBackward: d gate = dout·up·σ(g)·(1 + g·(1−σ(g))), d up = dout·silu(g).
-func swigluBackward[F Float](dgate, dup, dout, gate, up []F) {
+func swigluBackward[F Float](par parallelFor, dgate, dup, dout, gate, up []F) {
+	par(len(gate), func(lo, hi int) {
+		swigluBackwardRange(dgate[lo:hi], dup[lo:hi], dout[lo:hi], gate[lo:hi], up[lo:hi])
+	})
+}
+
+func swigluBackwardRange[F Float](dgate, dup, dout, gate, up []F) {
+	dgate, dup, dout, up = dgate[:len(gate)], dup[:len(gate)], dout[:len(gate)], up[:len(gate)]
 	for i, g := range gate {
 		sig := 1 / (1 + F(math.Exp(float64(-g))))
 		dgate[i] += dout[i] * up[i] * sig * (1 + g*(1-sig))
@@ -223,10 +250,23 @@ func swigluBackward[F Float](dgate, dup, dout, gate, up []F) {
 // −log probs[target] for rows whose target is ≥ 0 (0 elsewhere: those rows
 // are not trained on, e.g. a prompt in fine-tuning). It returns the summed
 // loss and the number of targets.
-func crossEntropyForward[F Float](probs, losses, logits []F, targets []int32, V int) (float64, int) {
+func crossEntropyForward[F Float](par parallelFor, probs, losses, logits []F, targets []int32, V int) (float64, int) {
+	par(len(targets), func(lo, hi int) { softmaxLossRange(probs, losses, logits, targets, V, lo, hi) })
+	// Summed in order, so the loss does not depend on the thread count.
 	var total float64
 	n := 0
 	for i, tgt := range targets {
+		if tgt >= 0 {
+			total += float64(losses[i])
+			n++
+		}
+	}
+	return total, n
+}
+
+// softmaxLossRange does rows lo…hi-1 of crossEntropyForward.
+func softmaxLossRange[F Float](probs, losses, logits []F, targets []int32, V, lo, hi int) {
+	for i := lo; i < hi; i++ {
 		l, p := logits[i*V:(i+1)*V], probs[i*V:(i+1)*V]
 		maxv := l[0]
 		for _, x := range l[1:] {
@@ -243,19 +283,20 @@ func crossEntropyForward[F Float](probs, losses, logits []F, targets []int32, V 
 			p[j] *= inv
 		}
 		losses[i] = 0
-		if tgt >= 0 {
+		if tgt := targets[i]; tgt >= 0 {
 			// log-sum-exp rather than log(p): exact for tiny probabilities.
 			losses[i] = F(math.Log(sum) - float64(l[tgt]-maxv))
-			total += float64(losses[i])
-			n++
 		}
 	}
-	return total, n
 }
 
 // crossEntropyBackward turns probs into dlogits in place: dloss·(p − onehot)
 // on rows with a target, zero on the others.
-func crossEntropyBackward[F Float](probs []F, targets []int32, V int, dloss F) {
+func crossEntropyBackward[F Float](par parallelFor, probs []F, targets []int32, V int, dloss F) {
+	par(len(targets), func(lo, hi int) { dlogitsRange(probs[lo*V:hi*V], targets[lo:hi], V, dloss) })
+}
+
+func dlogitsRange[F Float](probs []F, targets []int32, V int, dloss F) {
 	for i, tgt := range targets {
 		p := probs[i*V : (i+1)*V]
 		if tgt < 0 {

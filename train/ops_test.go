@@ -64,6 +64,11 @@ func TestOpGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	g := newGemm(1)
 	defer g.close()
+	// The ops that split their work run it on three threads here, so the
+	// split itself is checked.
+	pg := newGemm(3)
+	defer pg.close()
+	par := pg.parallel
 	const N, C, V = 5, 8, 7
 
 	t.Run("embed", func(t *testing.T) {
@@ -120,10 +125,10 @@ func TestOpGradients(t *testing.T) {
 		q, k, v := randVec(rng, n*a.H*a.D, 1), randVec(rng, n*a.KV*a.D, 1), randVec(rng, n*a.KV*a.D, 1)
 		R := randVec(rng, n*a.H*a.D, 1)
 		out, att := make([]float64, len(q)), make([]float64, a.B*a.H*a.T*a.T)
-		loss := func() float64 { attentionForward(out, att, q, k, v, a); return dotf(out, R) }
+		loss := func() float64 { attentionForward(par, out, att, q, k, v, a); return dotf(out, R) }
 		loss()
 		dq, dk, dv := make([]float64, len(q)), make([]float64, len(k)), make([]float64, len(v))
-		attentionBackward(dq, dk, dv, R, att, q, k, v, a)
+		attentionBackward(par, dq, dk, dv, R, att, q, k, v, a)
 		checkGrad(t, "q", q, dq, loss)
 		checkGrad(t, "k", k, dk, loss)
 		checkGrad(t, "v", v, dv, loss)
@@ -132,9 +137,9 @@ func TestOpGradients(t *testing.T) {
 	t.Run("swiglu", func(t *testing.T) {
 		gate, up, R := randVec(rng, N*C, 2), randVec(rng, N*C, 1), randVec(rng, N*C, 1)
 		out := make([]float64, N*C)
-		loss := func() float64 { swigluForward(out, gate, up); return dotf(out, R) }
+		loss := func() float64 { swigluForward(par, out, gate, up); return dotf(out, R) }
 		dg, du := make([]float64, N*C), make([]float64, N*C)
-		swigluBackward(dg, du, R, gate, up)
+		swigluBackward(par, dg, du, R, gate, up)
 		checkGrad(t, "gate", gate, dg, loss)
 		checkGrad(t, "up", up, du, loss)
 	})
@@ -144,11 +149,11 @@ func TestOpGradients(t *testing.T) {
 		targets := []int32{2, -1, 0, 6, 6}
 		probs, losses := make([]float64, N*V), make([]float64, N)
 		loss := func() float64 {
-			sum, n := crossEntropyForward(probs, losses, logits, targets, V)
+			sum, n := crossEntropyForward(par, probs, losses, logits, targets, V)
 			return sum / float64(n)
 		}
 		loss()
-		crossEntropyBackward(probs, targets, V, 1.0/4)
+		crossEntropyBackward(par, probs, targets, V, 1.0/4)
 		checkGrad(t, "logits", logits, append([]float64(nil), probs...), loss)
 	})
 }
@@ -226,6 +231,53 @@ func TestMatmulFloat32(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestSplitOpsMatchSerial: the ops that split their work across threads
+// give bit-identical results on one thread and on several.
+func TestSplitOpsMatchSerial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	g := newGemm(3)
+	defer g.close()
+	a := attnShape{B: 3, T: 16, H: 8, KV: 4, D: 8, scale: 1 / math.Sqrt(8)}
+	n := a.B * a.T
+	q, k, v := to32(randVec(rng, n*a.H*a.D, 1)), to32(randVec(rng, n*a.KV*a.D, 1)), to32(randVec(rng, n*a.KV*a.D, 1))
+	dout := to32(randVec(rng, n*a.H*a.D, 1))
+	const V = 37
+	logits := to32(randVec(rng, n*V, 2))
+	targets := make([]int32, n)
+	for i := range targets {
+		targets[i] = int32(rng.IntN(V+1)) - 1 // some −1: rows not trained on
+	}
+	src := to32(randVec(rng, 70*45, 1))
+
+	run := func(par parallelFor) (outs [][]float32, loss float64) {
+		out, att := make([]float32, len(q)), make([]float32, a.B*a.H*a.T*a.T)
+		attentionForward(par, out, att, q, k, v, a)
+		dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+		attentionBackward(par, dq, dk, dv, dout, att, q, k, v, a)
+		sw, dg, du := make([]float32, len(q)), make([]float32, len(q)), make([]float32, len(q))
+		swigluForward(par, sw, q, dout)
+		swigluBackward(par, dg, du, out, q, dout)
+		probs, losses := make([]float32, n*V), make([]float32, n)
+		loss, _ = crossEntropyForward(par, probs, losses, logits, targets, V)
+		crossEntropyBackward(par, probs, targets, V, 0.5)
+		tr := make([]float32, len(src))
+		transpose(par, tr, src, 70, 45)
+		return [][]float32{out, att, dq, dk, dv, sw, dg, du, probs, losses, tr}, loss
+	}
+	want, wantLoss := run(serial)
+	got, gotLoss := run(g.parallel)
+	if gotLoss != wantLoss {
+		t.Errorf("loss %v on three threads, %v on one", gotLoss, wantLoss)
+	}
+	for i := range want {
+		for j := range want[i] {
+			if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
+				t.Fatalf("output %d [%d] = %v on three threads, %v on one", i, j, got[i][j], want[i][j])
+			}
 		}
 	}
 }
