@@ -44,7 +44,10 @@ func TestMonitorObserve(t *testing.T) {
 		{"steady", PolicyRollback, 3, 1, nil, ActUpdate},
 		{"loss spike warned", PolicyWarn, 4, 1, []string{EventLossSpike}, ActUpdate},
 		{"loss spike skipped", PolicySkip, 4, 1, []string{EventLossSpike}, ActSkip},
-		{"norm spike rolled back", PolicyRollback, 3, 5, []string{EventNormSpike}, ActRollback},
+		{"loss spike rolled back", PolicyRollback, 4, 1, []string{EventLossSpike}, ActRollback},
+		// the loss is normal: the outlier gradient is not taken, no rollback
+		{"lone norm spike skipped under rollback", PolicyRollback, 3, 5, []string{EventNormSpike}, ActSkip},
+		{"loss and norm spike rolled back", PolicyRollback, 4, 5, []string{EventLossSpike, EventNormSpike}, ActRollback},
 		// z ≈ 35 but only 1.5× the mean norm: a wobble, not a spike
 		{"norm rise is not a spike", PolicyRollback, 3, 1.5, nil, ActUpdate},
 		{"NaN stops under warn", PolicyWarn, math.NaN(), 1, []string{EventNaN}, ActStop},
