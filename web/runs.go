@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"zhiyan/train"
 )
 
 // The administrators' live view of training runs: every directory of
@@ -20,11 +22,11 @@ import (
 // writes — listed with its progress, and one run's loss curve, validation
 // losses, monitor events and settings, for the UI to draw while it trains.
 
-// Files of a run directory (the trainer's names).
+// Files of a run directory, as the trainer names them.
 const (
-	runMetrics = "metrics.jsonl"
-	runLog     = "train.log"
-	runModel   = "model.gguf"
+	runMetrics = train.FileMetrics
+	runLog     = train.FileLog
+	runModel   = train.FileModel
 )
 
 const (
