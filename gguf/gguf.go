@@ -22,6 +22,7 @@ package gguf
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"zhiyan/tensor"
 )
@@ -135,18 +136,40 @@ type File struct {
 	kvIdx   map[string]int
 	tensIdx map[string]int
 	closer  func() error
+	mapped  bool   // data maps the file (Open on a system with mmap)
+	mem     memory // what Alloc hands out
 }
 
 // Close releases the file's memory map. Slices from TensorData must not be
 // used afterwards. Close is idempotent.
 func (f *File) Close() error {
 	c := f.closer
-	f.closer = nil
+	f.closer, f.mapped = nil, false
 	f.data = nil
+	merr := f.mem.free()
 	if c == nil {
-		return nil
+		return merr
 	}
-	return c()
+	if err := c(); err != nil {
+		return err
+	}
+	return merr
+}
+
+// Release tells the system that b, a slice of the file's tensor data, will
+// not be read for a while (its weights were copied into another layout,
+// say), so that the pages wholly inside it leave the process's memory.
+// Reading them later still works: they come back from the file. It does
+// nothing for data that is not a map of a file (Parse).
+func (f *File) Release(b []byte) {
+	if !f.mapped || len(b) == 0 || len(f.data) == 0 {
+		return
+	}
+	lo := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) - uintptr(unsafe.Pointer(unsafe.SliceData(f.data))))
+	if lo < 0 || lo > len(f.data)-len(b) {
+		return
+	}
+	releasePages(f.data, lo, lo+len(b))
 }
 
 // Size is the length of the file in bytes (0 after Close).

@@ -35,6 +35,6 @@ func Open(path string) (*File, error) {
 		unmap()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f.closer = unmap
+	f.closer, f.mapped = unmap, mapsFiles
 	return f, nil
 }

@@ -37,7 +37,32 @@ var (
 	// packers are batch kernels that can work from weights packed once
 	// (Matrix.Prepack) instead of at every call.
 	packers [64]packer
+
+	// interleavings are the layouts Matrix.MoveTo rewrites a type into,
+	// where a faster decode kernel reads them.
+	interleavings [64]*interleaving
 )
+
+// interleaving is a layout that keeps a matrix's rows four at a time, block
+// by block: a group of four rows takes the bytes of four rows in the file,
+// so row r's group starts at (r/4)·4·rowBytes. Whole groups only.
+type interleaving struct {
+	// repack writes the four rows of nb blocks at src (rowBytes apart) as
+	// one group at dst.
+	repack func(dst, src []byte, rowBytes, nb int)
+	// block writes block b of row r (< 4) of a group back in the file
+	// layout.
+	block func(dst, group []byte, nb, r, b int)
+	// gemv sets out (4 per group) to the rows' dot products with a, for
+	// the whole groups at w.
+	gemv func(out []float32, w, a []byte, n int)
+	// gemm is a gemmFunc for whole groups at w (rows a multiple of 4), or
+	// nil; packAll is its Matrix.Prepack.
+	gemm    gemmFunc
+	packAll func(w []byte, rowBytes, rows, n int) []byte
+	// maxCols bounds the rows the decode kernel takes.
+	maxCols int
+}
 
 // packer packs a whole matrix for its batch kernel and multiplies from it.
 type packer interface {

@@ -60,6 +60,12 @@ func gemmPackQ4_0(dst, w *byte, offs *[8]int, kb int)
 func gemmPackQ5_0(dst, w *byte, offs *[8]int, kb int)
 
 //go:noescape
+func gemmPackQ4_0x4(dst, w *byte, offs *[8]int, kb int)
+
+//go:noescape
+func gemmPackQ5_0x4(dst, w *byte, offs *[8]int, kb int)
+
+//go:noescape
 func gemmPackQ4_1(dst, w *byte, offs *[8]int, kb int)
 
 //go:noescape
@@ -87,6 +93,9 @@ type legacyGemmKind struct {
 	kernel func(out *float32, outStride int, w, act *byte, actStride, kb, T, accum int)
 	packed int // bytes of one packed 8-row block
 	off    int // Q8_1 only: the weights' offset (8 or 16), for off·Σq_a
+	// x4 marks the kind for rows interleaved four at a time
+	// (interleave_amd64.go): pack reads the groups at offs[0] and offs[4].
+	x4 bool
 }
 
 var legacyGemms = []*legacyGemmKind{
@@ -95,6 +104,32 @@ var legacyGemms = []*legacyGemmKind{
 	{t: tensor.Q5_0, pack: gemmPackQ5_0, kernel: gemmQ5_0AVX2, packed: 320},
 	{t: tensor.Q4_1, pack: gemmPackQ4_1, kernel: gemmQ4_1AVX2, packed: 352, off: 8},
 	{t: tensor.Q5_1, pack: gemmPackQ5_1, kernel: gemmQ5_1AVX2, packed: 352, off: 16},
+}
+
+// The Q4_0 and Q5_0 batch kernels for interleaved rows.
+var (
+	q4_0x4Gemm = &legacyGemmKind{t: tensor.Q4_0, pack: gemmPackQ4_0x4, kernel: gemmQ4_0AVX2, packed: 320, x4: true}
+	q5_0x4Gemm = &legacyGemmKind{t: tensor.Q5_0, pack: gemmPackQ5_0x4, kernel: gemmQ5_0AVX2, packed: 320, x4: true}
+)
+
+// groupOffsets sets the pack routine's row offsets for a group of g ≤ 8
+// rows: a short group repeats its last row (its last group, interleaved).
+func (k *legacyGemmKind) groupOffsets(offs *[8]int, g, rowBytes int) {
+	for i := range offs {
+		if k.x4 {
+			offs[i] = min(i/4*4, (g-1)/4*4) * rowBytes
+		} else {
+			offs[i] = min(i, g-1) * rowBytes
+		}
+	}
+}
+
+// blockStep is how far one block on moves a pack routine's rows.
+func (k *legacyGemmKind) blockStep() int {
+	if k.x4 {
+		return 4 * k.t.BlockBytes()
+	}
+	return k.t.BlockBytes()
 }
 
 const (
@@ -155,7 +190,7 @@ func (k *legacyGemmKind) gemm(out []float32, outStride int, w []byte, rowBytes, 
 	wb := k.t.BlockBytes()
 	ab := k.t.VecDotType().BlockBytes()
 	nb := n / 32
-	if n%32 != 0 || n < 0 || rowBytes < nb*wb || actStride < nb*ab || outStride < rows ||
+	if n%32 != 0 || n < 0 || rowBytes < nb*wb || actStride < nb*ab || outStride < rows || k.x4 && (rows%4 != 0 || rowBytes != nb*wb) ||
 		len(w) < (rows-1)*rowBytes+nb*wb || len(a) < (T-1)*actStride+nb*ab || len(out) < (T-1)*outStride+rows {
 		panic(fmt.Sprintf("kernel: %s gemm of %d rows × %d × %d tokens: weight (%d B, stride %d), activation (%d B, stride %d) or output (%d, stride %d) too short",
 			k.t, rows, n, T, len(w), rowBytes, len(a), actStride, len(out), outStride))
@@ -170,11 +205,8 @@ func (k *legacyGemmKind) gemm(out []float32, outStride int, w []byte, rowBytes, 
 	s := gemmScratchPool.Get().(*gemmScratch)
 	defer gemmScratchPool.Put(s)
 	k.run(s, out, outStride, rows, a, actStride, T, nb, func(r0, k0, kn int) *byte {
-		g := min(8, rows-r0)
-		for i := range s.offs {
-			s.offs[i] = min(i, g-1) * rowBytes // a short group repeats its last row
-		}
-		k.pack(&s.pack[0], &w[r0*rowBytes+k0*wb], &s.offs, kn)
+		k.groupOffsets(&s.offs, min(8, rows-r0), rowBytes)
+		k.pack(&s.pack[0], &w[r0*rowBytes+k0*k.blockStep()], &s.offs, kn)
 		return &s.pack[0]
 	})
 }
@@ -232,9 +264,7 @@ func (k *legacyGemmKind) packAll(w []byte, rowBytes, rows, n int) []byte {
 	var offs [8]int
 	for g := range groups {
 		r0 := g * 8
-		for i := range offs {
-			offs[i] = min(i, rows-r0-1) * rowBytes
-		}
+		k.groupOffsets(&offs, min(8, rows-r0), rowBytes)
 		k.pack(&dst[g*nb*k.packed], &w[r0*rowBytes], &offs, nb)
 	}
 	return dst

@@ -334,6 +334,20 @@ p81blk:
 	VPADDW     Y3, Y1, Y1 \
 	VPMADDWD   mult, Y1, Y1
 
+// PACKEND finishes a packed block from the eight rows in Y0–Y7 and loops:
+// bb is the block size read, pb the packed block size.
+#define PACKEND(bb, pb, loop) \
+	TRANSPOSE \
+	STORECHUNKS \
+	ROWSUMS(gmOnes16<>(SB)) \
+	VMOVDQU Y1, PK_CORR(DI) \
+	ADDQ    $bb, SI \
+	ADDQ    $pb, DI \
+	DECQ    CX \
+	JNZ     loop \
+	VZEROUPPER \
+	RET
+
 // PACK4 packs a 4-bit type: ROW(r, y) unpacks one row's block into signed
 // bytes; bb is the block size, pb the packed block size.
 #define PACK4(ROW, bb, pb, moff, loop) \
@@ -349,16 +363,7 @@ loop: \
 	ROW(R13, Y5) \
 	ROW(DX, Y6) \
 	ROW(BX, Y7) \
-	TRANSPOSE \
-	STORECHUNKS \
-	ROWSUMS(gmOnes16<>(SB)) \
-	VMOVDQU Y1, PK_CORR(DI) \
-	ADDQ    $bb, SI \
-	ADDQ    $pb, DI \
-	DECQ    CX \
-	JNZ     loop \
-	VZEROUPPER \
-	RET
+	PACKEND(bb, pb, loop)
 
 #define ROWQ4_0(r, y) Q4ROW(2, r, y)
 #define ROWQ5_0(r, y) Q5ROW(2, 6, r, y)
@@ -374,6 +379,67 @@ TEXT ·gemmPackQ4_0(SB), NOSPLIT, $0-32
 // func gemmPackQ5_0(dst, w *byte, offs *[8]int, kb int)
 TEXT ·gemmPackQ5_0(SB), NOSPLIT, $0-32
 	PACK4(ROWQ5_0, 22, 320, NOM, pq50)
+
+// Interleaved Q4_0 and Q5_0 (see interleave_amd64.go): rows 0–3 come from
+// the group at offs[0], rows 4–7 from the group at offs[4] (the same group
+// again when only four rows are left). Each fifth-bit qword is broadcast
+// and shifted by a count per qword lane, which leaves every element's bit
+// at bit 4.
+
+DATA gmX4Right<>+0(SB)/8, $0
+DATA gmX4Right<>+8(SB)/8, $1
+DATA gmX4Right<>+16(SB)/8, $2
+DATA gmX4Right<>+24(SB)/8, $3
+GLOBL gmX4Right<>(SB), RODATA|NOPTR, $32
+
+DATA gmX4Left<>+0(SB)/8, $4
+DATA gmX4Left<>+8(SB)/8, $3
+DATA gmX4Left<>+16(SB)/8, $2
+DATA gmX4Left<>+24(SB)/8, $1
+GLOBL gmX4Left<>(SB), RODATA|NOPTR, $32
+
+// Q5X4ROW unpacks row r of the Q5_0 group at g(SI) into signed bytes q-16
+// in y; shift and cnt move the fifth bits of rows 2p (right) or 2p+1 (left).
+#define Q5X4ROW(g, r, shift, cnt, y) \
+	NIBBLES((24+16*r), g, y) \
+	VPBROADCASTQ (8+8*(r/2))(SI)(g*1), Y10 \
+	shift        cnt, Y10, Y10 \
+	VPAND        gmSixteens8<>(SB), Y10, Y10 \
+	VPOR         Y10, y, y \
+	VPSUBB       gmSixteens8<>(SB), y, y
+
+#define Q5X4GROUP(g, y0, y1, y2, y3) \
+	Q5X4ROW(g, 0, VPSRLVQ, gmX4Right<>(SB), y0) \
+	Q5X4ROW(g, 1, VPSLLVQ, gmX4Left<>(SB), y1) \
+	Q5X4ROW(g, 2, VPSRLVQ, gmX4Right<>(SB), y2) \
+	Q5X4ROW(g, 3, VPSLLVQ, gmX4Left<>(SB), y3)
+
+#define Q4X4GROUP(g, y0, y1, y2, y3) \
+	Q4ROW(8, g, y0) \
+	Q4ROW(24, g, y1) \
+	Q4ROW(40, g, y2) \
+	Q4ROW(56, g, y3)
+
+// PACKX4 packs two interleaved groups: GROUP unpacks one group's four rows,
+// bb is the interleaved block size.
+#define PACKX4(GROUP, bb, loop) \
+	LOADOFFS \
+loop: \
+	VMOVQ     (SI)(R8*1), X8 \
+	VPINSRQ   $1, (SI)(R12*1), X8, X8 \
+	VCVTPH2PS X8, Y8 \
+	VMOVUPS   Y8, PK_DW(DI) \
+	GROUP(R8, Y0, Y1, Y2, Y3) \
+	GROUP(R12, Y4, Y5, Y6, Y7) \
+	PACKEND(bb, 320, loop)
+
+// func gemmPackQ4_0x4(dst, w *byte, offs *[8]int, kb int)
+TEXT ·gemmPackQ4_0x4(SB), NOSPLIT, $0-32
+	PACKX4(Q4X4GROUP, 72, pq40x4)
+
+// func gemmPackQ5_0x4(dst, w *byte, offs *[8]int, kb int)
+TEXT ·gemmPackQ5_0x4(SB), NOSPLIT, $0-32
+	PACKX4(Q5X4GROUP, 88, pq50x4)
 
 // func gemmPackQ4_1(dst, w *byte, offs *[8]int, kb int)
 TEXT ·gemmPackQ4_1(SB), NOSPLIT, $0-32

@@ -242,12 +242,13 @@ single: \
 	VPOR         Y8, Y7, Y7
 
 // Q5_0TAB is the body of the table kernel.
-#define Q5_0TAB \
-	LOADARGS \
+// ACTTABLE fills the table: d of the activation's block b (from R8, R9
+// blocks) at 4b(SP), its offset sums with the offset bytes in Y9 at
+// 2048+32b(SP). It leaves R9 at 4·blocks, CX's bound.
+#define ACTTABLE \
 	MOVQ    R8, R12 \
 	XORQ    CX, CX \
 	SHLQ    $2, R9 \
-	VMOVDQU sixteens8<>(SB), Y9 \
 table: \
 	MOVWLZX    (R12), AX \
 	VMOVD      AX, X4 \
@@ -260,7 +261,12 @@ table: \
 	ADDQ       $34, R12 \
 	ADDQ       $4, CX \
 	CMPQ       CX, R9 \
-	JB         table \
+	JB         table
+
+#define Q5_0TAB \
+	LOADARGS \
+	VMOVDQU sixteens8<>(SB), Y9 \
+	ACTTABLE \
 group: \
 	NEXTGROUP(done, four, far) \
 	XORQ CX, CX \
@@ -305,6 +311,108 @@ odd: \
 	CMPQ         CX, R9 \
 	JB           block \
 	STOREGROUP(group, single) \
+done: \
+	VZEROUPPER \
+	RET
+
+// ---- Q4_0 and Q5_0 · Q8_0 over rows interleaved four at a time ----
+// See interleave_amd64.go for the layout: per block the four rows' d (one
+// load and one conversion), for Q5_0 their fifth bits in two qwords, then
+// their quants; the weights are read as one stream. The activation's share
+// of each block comes from a table made once per call, as in Q5_0TAB (the
+// same arithmetic in the same order, so Q5_0's results equal the file
+// layout's bit for bit). A fifth-bit qword broadcast and shifted by a count
+// per qword lane leaves every element's bit at bit 4 of its byte: three
+// vector uops where the file's bit order needs five. Prefetching into L2
+// (T2) a few KiB ahead measured best; into L1 it held up to the line fill
+// buffers.
+
+DATA x4Right<>+0(SB)/8, $0
+DATA x4Right<>+8(SB)/8, $1
+DATA x4Right<>+16(SB)/8, $2
+DATA x4Right<>+24(SB)/8, $3
+GLOBL x4Right<>(SB), RODATA|NOPTR, $32
+
+DATA x4Left<>+0(SB)/8, $4
+DATA x4Left<>+8(SB)/8, $3
+DATA x4Left<>+16(SB)/8, $2
+DATA x4Left<>+24(SB)/8, $1
+GLOBL x4Left<>(SB), RODATA|NOPTR, $32
+
+// Q5X4ROW sets dst to one row's pair products: quants at q, fifth bits in
+// the qword at h, moved by shift with the counts in cnt (Y14 right, Y11
+// left); Y9 holds 0x10 bytes.
+#define Q5X4ROW(q, h, shift, cnt, dst) \
+	NIBBLES(q) \
+	VPBROADCASTQ h, Y8 \
+	shift        cnt, Y8, Y8 \
+	VPAND        Y9, Y8, Y8 \
+	VPOR         Y8, Y7, Y7 \
+	VPMADDUBSW   Y5, Y7, dst
+
+#define Q5X4ROWS \
+	Q5X4ROW(24(R13), 8(R13), VPSRLVQ, Y14, Y0) \
+	Q5X4ROW(40(R13), 8(R13), VPSLLVQ, Y11, Y1) \
+	Q5X4ROW(56(R13), 16(R13), VPSRLVQ, Y14, Y2) \
+	Q5X4ROW(72(R13), 16(R13), VPSLLVQ, Y11, Y3)
+
+#define Q4X4ROWS \
+	NIBBLES(8(R13)) \
+	VPMADDUBSW Y5, Y7, Y0 \
+	NIBBLES(24(R13)) \
+	VPMADDUBSW Y5, Y7, Y1 \
+	NIBBLES(40(R13)) \
+	VPMADDUBSW Y5, Y7, Y2 \
+	NIBBLES(56(R13)) \
+	VPMADDUBSW Y5, Y7, Y3
+
+// X4GEMV is the body of an interleaved kernel: off the quants' offset
+// bytes, bb the interleaved block size, ROWS the four rows' pair products.
+// Registers as in Q5_0TAB, but R13 runs through the groups one after the
+// other and R10 counts groups.
+#define X4GEMV(off, bb, ROWS) \
+	MOVQ    out+0(FP), DI \
+	MOVQ    w+8(FP), R13 \
+	MOVQ    a+16(FP), R8 \
+	MOVQ    nb+24(FP), R9 \
+	MOVQ    groups+32(FP), R10 \
+	VMOVDQU low4<>(SB), Y12 \
+	VMOVDQU nibShift<>(SB), Y13 \
+	VMOVDQU x4Right<>(SB), Y14 \
+	VMOVDQU x4Left<>(SB), Y11 \
+	VMOVDQU ones16<>(SB), Y15 \
+	VMOVDQU off, Y9 \
+	ACTTABLE \
+group: \
+	TESTQ  R10, R10 \
+	JZ     done \
+	VXORPS Y10, Y10, Y10 \
+	MOVQ   R8, R12 \
+	XORQ   CX, CX \
+block: \
+	PREFETCHT2   4096(R13) \
+	PREFETCHT2   4160(R13) \
+	VPBROADCASTQ (R13), X6 \
+	VCVTPH2PS    X6, Y6 \
+	VBROADCASTSS (SP)(CX*1), Y4 \
+	VMULPS       Y4, Y6, Y6 \
+	VMOVDQU      2(R12), Y5 \
+	ROWS \
+	HADD4W \
+	VPSUBW       2048(SP)(CX*8), Y0, Y0 \
+	VPMADDWD     Y15, Y0, Y0 \
+	FMA4 \
+	ADDQ         $34, R12 \
+	ADDQ         $bb, R13 \
+	ADDQ         $4, CX \
+	CMPQ         CX, R9 \
+	JB           block \
+	VEXTRACTF128 $1, Y10, X0 \
+	VADDPS       X10, X0, X0 \
+	VMOVUPS      X0, (DI) \
+	ADDQ         $16, DI \
+	DECQ         R10 \
+	JMP          group \
 done: \
 	VZEROUPPER \
 	RET
@@ -540,3 +648,10 @@ block:
 done:
 	VZEROUPPER
 	RET
+// func gemvQ4_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
+TEXT ·gemvQ4_0x4AVX2(SB), $18432-40
+	X4GEMV(eights8<>(SB), 72, Q4X4ROWS)
+
+// func gemvQ5_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
+TEXT ·gemvQ5_0x4AVX2(SB), $18432-40
+	X4GEMV(sixteens8<>(SB), 88, Q5X4ROWS)

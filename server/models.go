@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,13 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"zhiyan/chat"
 	"zhiyan/engine"
+	"zhiyan/internal/sysmem"
 	"zhiyan/store"
 )
 
@@ -79,7 +78,7 @@ type models struct {
 }
 
 func newModels(cfg *Config, log *slog.Logger) (*models, error) {
-	ms := &models{cfg: cfg, log: log, loaded: map[string]*loadedModel{}, desc: map[descKey]modelDescription{}, memAvailable: memAvailable}
+	ms := &models{cfg: cfg, log: log, loaded: map[string]*loadedModel{}, desc: map[descKey]modelDescription{}, memAvailable: sysmem.Available}
 	seen := map[string]string{}
 	for _, p := range cfg.Models {
 		fi, err := os.Stat(p)
@@ -506,28 +505,6 @@ func (ms *models) closeAll() {
 	for _, m := range all {
 		ms.unload(m, "server shutting down")
 	}
-}
-
-// memAvailable reads MemAvailable from /proc/meminfo (Linux); elsewhere the
-// memory is unknown.
-func memAvailable() (uint64, bool) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
-			kb, err := strconv.ParseUint(fields[1], 10, 64)
-			if err != nil {
-				return 0, false
-			}
-			return kb << 10, true
-		}
-	}
-	return 0, false
 }
 
 // isNotFound reports the error of a model name nothing serves.

@@ -1,0 +1,127 @@
+//go:build amd64 && !purego
+
+package kernel
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"zhiyan/tensor"
+)
+
+// The interleaved Q4_0 and Q5_0 layouts (Matrix.MoveTo). A group of four
+// rows is stored block by block, four file blocks' bytes a block:
+//
+//	d[4]     the four rows' fp16 scales
+//	qh[2]    Q5_0 only: two qwords of fifth bits, rows 0 and 1, then 2 and 3
+//	qs[4]    the four rows' 16 quant bytes, as in the file
+//
+// In the qword of rows 2p and 2p+1, element 8i+k (i < 4, k < 8) of row 2p
+// is bit 8k+4+i, and of row 2p+1 bit 8k+i. Broadcast to every qword lane
+// and shifted right by i (row 2p) or left by 4-i (row 2p+1) in lane i, that
+// puts each element's bit at bit 4 of its byte, where the quant's fifth bit
+// belongs: a shift and a mask, where the file's order needs a byte shuffle,
+// a mask and a compare.
+
+func init() {
+	if !hasAVX2 {
+		return
+	}
+	interleavings[tensor.Q4_0] = legacyX4(tensor.Q4_0, gemvQ4_0x4AVX2, q4_0x4Gemm)
+	interleavings[tensor.Q5_0] = legacyX4(tensor.Q5_0, gemvQ5_0x4AVX2, q5_0x4Gemm)
+}
+
+// gemvQ4_0x4AVX2 and gemvQ5_0x4AVX2 set out (four per group) to the dot
+// products of groups interleaved groups at w with the Q8_0 activation a,
+// rows of nb ≤ x4Blocks blocks: the same arithmetic in the same order as
+// the kernels for the file's layout, so the results are the same bit for
+// bit.
+//
+//go:noescape
+func gemvQ4_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
+
+//go:noescape
+func gemvQ5_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
+
+// x4Blocks is the longest row, in blocks, the interleaved kernels take: the
+// activation table in their frame holds that many (36 bytes a block).
+const x4Blocks = q5_0TabBlocks
+
+// legacyX4 describes the interleaved layout of Q4_0 or Q5_0.
+func legacyX4(t tensor.Type, kernel func(out *float32, w, a *byte, nb, groups int), batch *legacyGemmKind) *interleaving {
+	bb := t.BlockBytes() // 18 or 22
+	hb := bb - 18        // fifth-bit bytes in a file block: 0 or 4
+	qs := 8 + 4*hb       // where the quants start in an interleaved block
+	return &interleaving{
+		repack: func(dst, src []byte, rowBytes, nb int) {
+			for b := range nb {
+				o := dst[b*4*bb : (b+1)*4*bb]
+				var qh [4][4]byte
+				for r := range 4 {
+					blk := src[r*rowBytes+b*bb : r*rowBytes+(b+1)*bb]
+					copy(o[2*r:2*r+2], blk[:2])
+					copy(qh[r][:], blk[2:2+hb])
+					copy(o[qs+16*r:qs+16*r+16], blk[2+hb:])
+				}
+				if hb > 0 {
+					binary.LittleEndian.PutUint64(o[8:], pairBits(qh[0], qh[1]))
+					binary.LittleEndian.PutUint64(o[16:], pairBits(qh[2], qh[3]))
+				}
+			}
+		},
+		block: func(dst, group []byte, nb, r, b int) {
+			o := group[b*4*bb : (b+1)*4*bb]
+			copy(dst[:2], o[2*r:2*r+2])
+			if hb > 0 {
+				q := binary.LittleEndian.Uint64(o[8+8*(r/2):])
+				if r%2 == 0 {
+					q >>= 4
+				}
+				for i := range 4 {
+					// Bit 8k+i of q, for k < 8, is the fifth bit of
+					// element 8i+k: gather the eight into one byte.
+					dst[2+i] = byte((q >> i & 0x0101010101010101) * 0x0102040810204080 >> 56)
+				}
+			}
+			copy(dst[2+hb:bb], o[qs+16*r:qs+16*r+16])
+		},
+		gemv: func(out []float32, w, a []byte, n int) {
+			nb := n / 32
+			if len(out)%4 != 0 || n%32 != 0 || nb > x4Blocks || len(w) < len(out)*nb*bb || len(a) < nb*34 {
+				panic(fmt.Sprintf("kernel: interleaved %s gemv of %d rows × %d: weight (%d B) or activation (%d B) too short, or not whole groups",
+					t, len(out), n, len(w), len(a)))
+			}
+			if len(out) == 0 {
+				return
+			}
+			if nb == 0 {
+				clear(out)
+				return
+			}
+			kernel(&out[0], &w[0], &a[0], nb, len(out)/4)
+		},
+		gemm:    batch.gemm,
+		packAll: batch.packAll,
+		maxCols: 32 * x4Blocks,
+	}
+}
+
+// spread8[x] has bit k of x at bit 8k.
+var spread8 = func() (t [256]uint64) {
+	for x := range t {
+		for k := range 8 {
+			t[x] |= uint64(x>>k&1) << (8 * k)
+		}
+	}
+	return t
+}()
+
+// pairBits is the fifth-bit qword of two rows with fifth-bit words hi and
+// lo (bit j of the little-endian word for element j).
+func pairBits(hi, lo [4]byte) uint64 {
+	var q uint64
+	for i := range 4 {
+		q |= spread8[hi[i]]<<(4+i) | spread8[lo[i]]<<i
+	}
+	return q
+}
