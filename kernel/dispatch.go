@@ -56,8 +56,10 @@ type interleaving struct {
 	// gemv sets out (4 per group) to the rows' dot products with a, for
 	// the whole groups at w.
 	gemv func(out []float32, w, a []byte, n int)
-	// gemm is a gemmFunc for whole groups at w (rows a multiple of 4), or
-	// nil; packAll is its Matrix.Prepack.
+	// few is a gemmFunc for whole groups at w and 2 ≤ T ≤ fewMax tokens,
+	// gemm one for more tokens, packAll gemm's Matrix.Prepack.
+	few     gemmFunc
+	fewMax  int
 	gemm    gemmFunc
 	packAll func(w []byte, rowBytes, rows, n int) []byte
 	// maxCols bounds the rows the decode kernel takes.

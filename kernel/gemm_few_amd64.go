@@ -41,6 +41,16 @@ func gemmFewQ4_0AVX2(out *float32, outStride int, w *byte, rowBytes, pairs int, 
 //go:noescape
 func gemmFewQ5_0AVX2(out *float32, outStride int, w *byte, rowBytes, pairs int, a *byte, actStride int, tab *float32, nb, T int)
 
+// gemmFewQ4_0x4AVX2 and gemmFewQ5_0x4AVX2 are the kernels above over rows
+// interleaved four at a time (interleave_amd64.go), pairs even: the same
+// arithmetic in the same order, so the same results bit for bit.
+//
+//go:noescape
+func gemmFewQ4_0x4AVX2(out *float32, outStride int, w *byte, rowBytes, pairs int, a *byte, actStride int, tab *float32, nb, T int)
+
+//go:noescape
+func gemmFewQ5_0x4AVX2(out *float32, outStride int, w *byte, rowBytes, pairs int, a *byte, actStride int, tab *float32, nb, T int)
+
 type fewKernel func(out *float32, outStride int, w *byte, rowBytes, pairs int, a *byte, actStride int, tab *float32, nb, T int)
 
 func init() {
@@ -70,11 +80,7 @@ func gemmFewFunc(t tensor.Type, wb, off int, k fewKernel) gemmFunc {
 		checkGemm(t, out, outStride, w, rowBytes, rows, a, actStride, T, nb, wb, 34)
 		pairs := rows / 2
 		if T > 1 && nb > 0 && pairs > 0 {
-			s := smallScratchPool.Get().(*smallScratch)
-			tab := smallTable(s, a, actStride, T, nb)
-			offsetTable(tab, a, actStride, T, nb, off)
-			k(&out[0], 4*outStride, &w[0], rowBytes, pairs, &a[0], actStride, &tab[0], nb, T)
-			smallScratchPool.Put(s)
+			runFew(k, off, out, outStride, w, rowBytes, pairs, a, actStride, T, nb)
 		} else {
 			pairs = 0
 		}
@@ -83,6 +89,36 @@ func gemmFewFunc(t tensor.Type, wb, off int, k fewKernel) gemmFunc {
 			for j := range T {
 				gemv(t)(out[j*outStride+r:j*outStride+rows], w[r*rowBytes:], rowBytes, a[j*actStride:], n)
 			}
+		}
+	}
+}
+
+// runFew makes the activation table of the few-token kernel k, for quants
+// with offset off, and runs it over pairs row pairs.
+func runFew(k fewKernel, off int, out []float32, outStride int, w []byte, rowBytes, pairs int, a []byte, actStride, T, nb int) {
+	s := smallScratchPool.Get().(*smallScratch)
+	tab := smallTable(s, a, actStride, T, nb)
+	offsetTable(tab, a, actStride, T, nb, off)
+	k(&out[0], 4*outStride, &w[0], rowBytes, pairs, &a[0], actStride, &tab[0], nb, T)
+	smallScratchPool.Put(s)
+}
+
+// x4Few is gemmFewFunc over interleaved groups, for 2 ≤ T ≤ fewMaxT.
+func x4Few(t tensor.Type, off int, k fewKernel) gemmFunc {
+	return func(out []float32, outStride int, w []byte, rowBytes, rows int, a []byte, actStride, T, n int) {
+		if rows%4 != 0 || T < 2 || T > fewMaxT || n%32 != 0 {
+			panic(fmt.Sprintf("kernel: interleaved %s multi-token gemv of %d rows × %d tokens × %d elements", t, rows, T, n))
+		}
+		nb := n / 32
+		checkGemm(t, out, outStride, w, rowBytes, rows, a, actStride, T, nb, t.BlockBytes(), 34)
+		if nb == 0 {
+			for j := range T {
+				clear(out[j*outStride : j*outStride+rows])
+			}
+			return
+		}
+		if rows > 0 {
+			runFew(k, off, out, outStride, w, rowBytes, rows/2, a, actStride, T, nb)
 		}
 	}
 }

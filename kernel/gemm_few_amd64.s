@@ -91,8 +91,10 @@ GLOBL fwOnes16<>(SB), RODATA|NOPTR, $32
 #define FST3 FST2; VEXTRACTPS $2, X0, (DI)(R9*2); VEXTRACTPS $2, X1, 4(DI)(R9*2)
 #define FST4 FST3; VEXTRACTPS $3, X0, (DI)(R10*1); VEXTRACTPS $3, X1, 4(DI)(R10*1)
 
-#define FLOOP(DEC, WB, PRODS, FOLD, CORR, ST, pair, block) \
-pair: \
+// FPAIR runs one row pair, from SI, over every block and stores its
+// results; DI moves on by two rows. SCALES sets X9 to the pair's two fp16
+// scales, four times each; PF prefetches.
+#define FPAIR(DEC, SCALES, WB, PF, PRODS, FOLD, CORR, ST, block) \
 	VXORPS Y12, Y12, Y12 \
 	MOVQ   SI, R13 \
 	MOVQ   R8, R12 \
@@ -102,8 +104,7 @@ pair: \
 	MOVQ   tab+56(FP), BX \
 	MOVQ   nb+64(FP), CX \
 block: \
-	PREFETCHT0   (R14) \
-	PREFETCHT0   (R14)(R15*1) \
+	PF \
 	DEC \
 	PRODS \
 	FOLD \
@@ -111,9 +112,7 @@ block: \
 	VPERM2I128   $0x31, Y4, Y0, Y2 \
 	VPADDD       Y2, Y1, Y1 \
 	CORR \
-	VPBROADCASTW (R13), X9 \
-	VPBROADCASTW (R13)(R15*1), X2 \
-	VPUNPCKLQDQ  X2, X9, X9 \
+	SCALES \
 	VCVTPH2PS    X9, Y9 \
 	VMULPS       (BX), Y9, Y9 \
 	VCVTDQ2PS    Y1, Y1 \
@@ -127,12 +126,37 @@ block: \
 	VMOVAPS      X12, X0 \
 	VEXTRACTF128 $1, Y12, X1 \
 	ST \
-	ADDQ $8, DI \
+	ADDQ $8, DI
+
+#define FSCALES VPBROADCASTW (R13), X9; VPBROADCASTW (R13)(R15*1), X2; VPUNPCKLQDQ X2, X9, X9
+#define FPF PREFETCHT0 (R14); PREFETCHT0 (R14)(R15*1)
+
+#define FLOOP(DEC, WB, PRODS, FOLD, CORR, ST, pair, block) \
+pair: \
+	FPAIR(DEC, FSCALES, WB, FPF, PRODS, FOLD, CORR, ST, block) \
 	LEAQ (SI)(R15*2), SI \
 	DECQ AX \
 	JNZ  pair \
 	VZEROUPPER \
 	RET
+
+// X4LOOP is FLOOP over rows interleaved four at a time (interleave_amd64.go):
+// the two pairs of a group in turn, DEC0 and DEC1 decoding them. The group
+// ahead is prefetched into L2.
+#define X4LOOP(DEC0, DEC1, WB, PRODS, FOLD, CORR, ST, group, block0, block1) \
+	SHRQ $1, AX \
+group: \
+	FPAIR(DEC0, X4SCALES0, WB, X4PF, PRODS, FOLD, CORR, ST, block0) \
+	FPAIR(DEC1, X4SCALES1, WB, X4PF, PRODS, FOLD, CORR, ST, block1) \
+	LEAQ (SI)(R15*4), SI \
+	DECQ AX \
+	JNZ  group \
+	VZEROUPPER \
+	RET
+
+#define X4SCALES0 VPBROADCASTW (R13), X9; VPBROADCASTW 2(R13), X2; VPUNPCKLQDQ X2, X9, X9
+#define X4SCALES1 VPBROADCASTW 4(R13), X9; VPBROADCASTW 6(R13), X2; VPUNPCKLQDQ X2, X9, X9
+#define X4PF PREFETCHT2 (R14); PREFETCHT2 64(R14)
 
 // Decoders: each sets q to a row's 32 signed quants and abs to their
 // absolute values, for the block at the given addresses.
@@ -191,9 +215,37 @@ GLOBL fwQhBits<>(SB), RODATA|NOPTR, $32
 	VPAND          fwSixteens<>(SB), tmp, tmp \
 	VPOR           tmp, q, q
 
+// DX5: nibble + 16·bit from an interleaved fifth-bit qword, moved by
+// shift with the counts at cnt (tmp is clobbered).
+#define DX5(qs, qh, shift, cnt, q, tmp) \
+	DU4(qs, q) \
+	VPBROADCASTQ qh, tmp \
+	shift        cnt, tmp, tmp \
+	VPAND        fwSixteens<>(SB), tmp, tmp \
+	VPOR         tmp, q, q
+
+DATA fwX4Right<>+0(SB)/8, $0
+DATA fwX4Right<>+8(SB)/8, $1
+DATA fwX4Right<>+16(SB)/8, $2
+DATA fwX4Right<>+24(SB)/8, $3
+GLOBL fwX4Right<>(SB), RODATA|NOPTR, $32
+
+DATA fwX4Left<>+0(SB)/8, $4
+DATA fwX4Left<>+8(SB)/8, $3
+DATA fwX4Left<>+16(SB)/8, $2
+DATA fwX4Left<>+24(SB)/8, $1
+GLOBL fwX4Left<>(SB), RODATA|NOPTR, $32
+
 #define DEC8 DQ8(2(R13), Y13, Y14); DQ8(2(R13)(R15*1), Y11, Y10)
 #define DEC4 DU4(2(R13), Y13); DU4(2(R13)(R15*1), Y11)
 #define DEC5 DU5(6(R13), 2(R13), Y13, Y14); DU5(6(R13)(R15*1), 2(R13)(R15*1), Y11, Y10)
+
+// The interleaved decoders, for the pair of rows 0 and 1 (P0) or 2 and 3
+// (P1) of a group.
+#define X4DEC4P0 DU4(8(R13), Y13); DU4(24(R13), Y11)
+#define X4DEC4P1 DU4(40(R13), Y13); DU4(56(R13), Y11)
+#define X4DEC5P0 DX5(24(R13), 8(R13), VPSRLVQ, fwX4Right<>(SB), Y13, Y14); DX5(40(R13), 8(R13), VPSLLVQ, fwX4Left<>(SB), Y11, Y10)
+#define X4DEC5P1 DX5(56(R13), 16(R13), VPSRLVQ, fwX4Right<>(SB), Y13, Y14); DX5(72(R13), 16(R13), VPSLLVQ, fwX4Left<>(SB), Y11, Y10)
 
 // The block sums' corrections: none for Q8_0, the tabled off·Σa else.
 #define NOCORR
@@ -250,3 +302,25 @@ h3:
 	FLOOP(DEC5, 22, FUPRODS3, FFOLD3, OFFCORR, FST3, hp3, hb3)
 h4:
 	FLOOP(DEC5, 22, FUPRODS4, FFOLD4, OFFCORR, FST4, hp4, hb4)
+
+// func gemmFewQ4_0x4AVX2(out *float32, outStride int, w *byte, rowBytes, pairs int, a *byte, actStride int, tab *float32, nb, T int)
+TEXT ·gemmFewQ4_0x4AVX2(SB), NOSPLIT, $0-80
+	FARGS(i2, i3, i4)
+
+i2:
+	X4LOOP(X4DEC4P0, X4DEC4P1, 72, FUPRODS2, FFOLD2, OFFCORR, FST2, ig2, ia2, ib2)
+i3:
+	X4LOOP(X4DEC4P0, X4DEC4P1, 72, FUPRODS3, FFOLD3, OFFCORR, FST3, ig3, ia3, ib3)
+i4:
+	X4LOOP(X4DEC4P0, X4DEC4P1, 72, FUPRODS4, FFOLD4, OFFCORR, FST4, ig4, ia4, ib4)
+
+// func gemmFewQ5_0x4AVX2(out *float32, outStride int, w *byte, rowBytes, pairs int, a *byte, actStride int, tab *float32, nb, T int)
+TEXT ·gemmFewQ5_0x4AVX2(SB), NOSPLIT, $0-80
+	FARGS(j2, j3, j4)
+
+j2:
+	X4LOOP(X4DEC5P0, X4DEC5P1, 88, FUPRODS2, FFOLD2, OFFCORR, FST2, jg2, ja2, jb2)
+j3:
+	X4LOOP(X4DEC5P0, X4DEC5P1, 88, FUPRODS3, FFOLD3, OFFCORR, FST3, jg3, ja3, jb3)
+j4:
+	X4LOOP(X4DEC5P0, X4DEC5P1, 88, FUPRODS4, FFOLD4, OFFCORR, FST4, jg4, ja4, jb4)

@@ -27,8 +27,8 @@ func init() {
 	if !hasAVX2 {
 		return
 	}
-	interleavings[tensor.Q4_0] = legacyX4(tensor.Q4_0, gemvQ4_0x4AVX2, q4_0x4Gemm)
-	interleavings[tensor.Q5_0] = legacyX4(tensor.Q5_0, gemvQ5_0x4AVX2, q5_0x4Gemm)
+	interleavings[tensor.Q4_0] = legacyX4(tensor.Q4_0, gemvQ4_0x4AVX2, x4Few(tensor.Q4_0, 8, gemmFewQ4_0x4AVX2), q4_0x4Gemm)
+	interleavings[tensor.Q5_0] = legacyX4(tensor.Q5_0, gemvQ5_0x4AVX2, x4Few(tensor.Q5_0, 16, gemmFewQ5_0x4AVX2), q5_0x4Gemm)
 }
 
 // gemvQ4_0x4AVX2 and gemvQ5_0x4AVX2 set out (four per group) to the dot
@@ -48,7 +48,7 @@ func gemvQ5_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
 const x4Blocks = q5_0TabBlocks
 
 // legacyX4 describes the interleaved layout of Q4_0 or Q5_0.
-func legacyX4(t tensor.Type, kernel func(out *float32, w, a *byte, nb, groups int), batch *legacyGemmKind) *interleaving {
+func legacyX4(t tensor.Type, kernel func(out *float32, w, a *byte, nb, groups int), few gemmFunc, batch *legacyGemmKind) *interleaving {
 	bb := t.BlockBytes() // 18 or 22
 	hb := bb - 18        // fifth-bit bytes in a file block: 0 or 4
 	qs := 8 + 4*hb       // where the quants start in an interleaved block
@@ -100,6 +100,8 @@ func legacyX4(t tensor.Type, kernel func(out *float32, w, a *byte, nb, groups in
 			}
 			kernel(&out[0], &w[0], &a[0], nb, len(out)/4)
 		},
+		few:     few,
+		fewMax:  fewMaxT,
 		gemm:    batch.gemm,
 		packAll: batch.packAll,
 		maxCols: 32 * x4Blocks,

@@ -244,9 +244,9 @@ func (pr *product) rows(lo, hi, T int) {
 	}
 }
 
-// interleavedRows is rows for a matrix MoveTo interleaved: the batch kernel
-// for more tokens than the few-token kernels take, else the decode kernel
-// once per token over tiles of the weights. Rows of a group the range cuts
+// interleavedRows is rows for a matrix MoveTo interleaved: the decode
+// kernel for one token, the few-token kernel for up to fewMax, the batch
+// kernel for more. Rows of a group the range cuts
 // (never, when every product's rows are a multiple of 4 and workers split
 // at multiples of rowGrain) are worked out for the whole group.
 func (pr *product) interleavedRows(lo, hi, T int) {
@@ -266,20 +266,15 @@ func (pr *product) interleavedRows(lo, hi, T int) {
 	if g0 == g1 {
 		return
 	}
-	if T > max(1, m.smallMax) && il.gemm != nil {
-		il.gemm(pr.Out[g0:], m.Rows, m.Data[g0*m.rowBytes:g1*m.rowBytes], m.rowBytes, g1-g0, pr.act, pr.actBytes, T, m.Cols)
-		return
-	}
-	step := g1 - g0
-	if T > 1 {
-		step = max(4, tileBytes/m.rowBytes&^3)
-	}
-	for r0 := g0; r0 < g1; r0 += step {
-		r1 := min(r0+step, g1)
-		w := m.Data[r0*m.rowBytes : r1*m.rowBytes]
-		for t := range T {
-			il.gemv(pr.Out[t*m.Rows+r0:t*m.Rows+r1], w, pr.act[t*pr.actBytes:(t+1)*pr.actBytes], m.Cols)
-		}
+	w := m.Data[g0*m.rowBytes : g1*m.rowBytes]
+	switch {
+	case T == 1:
+		il.gemv(pr.Out[g0:g1], w, pr.act, m.Cols)
+	case T <= il.fewMax:
+		// One pass over the rows serves every token.
+		il.few(pr.Out[g0:], m.Rows, w, m.rowBytes, g1-g0, pr.act, pr.actBytes, T, m.Cols)
+	default:
+		il.gemm(pr.Out[g0:], m.Rows, w, m.rowBytes, g1-g0, pr.act, pr.actBytes, T, m.Cols)
 	}
 }
 
