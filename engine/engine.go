@@ -47,6 +47,7 @@ func New(f *gguf.File) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.MoveWeights()
 	tok, err := tokenizer.FromGGUF(f)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,11 @@ package model
 
 import (
 	"math"
+	"path"
+	"slices"
 	"testing"
+
+	"zhiyan/internal/golden"
 )
 
 // TestBatchMatchesSeparateStates: sequences run together — prefill of one
@@ -163,4 +167,81 @@ func TestPrepackSameLogits(t *testing.T) {
 		got := run()
 		compareLogits(t, file, got, want)
 	}
+}
+
+// TestMoveWeightsSameLogits: moved (and interleaved) weights give the logits
+// of the mapped file bit for bit, for a prompt, for decoding and for a
+// batch of a few sequences, since the kernels for either layout do the
+// same arithmetic in the same order.
+func TestMoveWeightsSameLogits(t *testing.T) {
+	for _, file := range []string{"llama-mini/llama-mini-Q4_0.gguf", "llama-mini/llama-mini-Q8_0.gguf", "qwen2-mini/qwen2-mini-Q5_0.gguf"} {
+		t.Run(path.Base(file), func(t *testing.T) {
+			if !golden.Has(t, file) {
+				t.Skipf("%s is not present", file)
+			}
+			m := loadGolden(t, file)
+			V := m.Config.Vocab
+			prompt := []int32{1, 450, 298, 2668, 310, 278, 364, 2147}
+			run := func() []float32 {
+				var out []float32
+				s := m.NewState(Options{Context: 16, Threads: 2})
+				defer s.Close()
+				logits := make([]float32, len(prompt)*V)
+				if err := s.Forward(prompt, logits); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, logits...)
+				for _, tok := range []int32{42, 43, 44} {
+					if err := s.Forward([]int32{tok}, logits[:V]); err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, logits[:V]...)
+				}
+				return out
+			}
+			want := run()
+			wantBatch := batchLogits(t, m)
+			n := m.MoveWeights()
+			if n == 0 {
+				t.Skip("weights not moved: no room on this machine")
+			}
+			if m.MoveWeights() != n {
+				t.Error("a second MoveWeights reported another size")
+			}
+			if got := run(); !slices.Equal(got, want) {
+				t.Error("moved weights give other logits")
+			}
+			if got := batchLogits(t, m); !slices.Equal(got, wantBatch) {
+				t.Error("moved weights give other logits in a batch")
+			}
+		})
+	}
+}
+
+// batchLogits runs three sequences together: prompts of different lengths,
+// then two decoding steps of all three (2 ≤ T ≤ 4 tokens a step).
+func batchLogits(t *testing.T, m *Model) []float32 {
+	t.Helper()
+	V := m.Config.Vocab
+	b := m.NewBatch(BatchOptions{Seqs: 3, Context: 16, Threads: 2})
+	defer b.Close()
+	seqs := []*Seq{b.NewSeq(0), b.NewSeq(0), b.NewSeq(0)}
+	var out []float32
+	for k, toks := range [][]int32{{1, 450, 298}, {7}, {8}} {
+		var steps []Step
+		for i, s := range seqs {
+			in := toks
+			if k == 0 {
+				in = toks[:i+1]
+			}
+			steps = append(steps, Step{Seq: s, Tokens: in, Logits: make([]float32, V)})
+		}
+		if err := b.Forward(steps); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range steps {
+			out = append(out, st.Logits...)
+		}
+	}
+	return out
 }

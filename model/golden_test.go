@@ -130,17 +130,29 @@ func testGoldenFile(t *testing.T, stem string) {
 	m := loadGolden(t, stem+".gguf")
 	tol := goldenTolerance(t, g.WeightType)
 	dir := path.Dir(stem)
-	for _, p := range g.Prompts {
-		if !golden.Has(t, dir+"/"+p.LogitsFile) {
+	// The weights as the file maps them, then moved (and for some types
+	// interleaved) as the engine runs them.
+	for _, moved := range []bool{false, true} {
+		if moved && m.MoveWeights() == 0 {
+			t.Log("weights not moved: no room on this machine")
 			continue
 		}
-		t.Run(p.Name, func(t *testing.T) {
-			checkGolden(t, m, tol, goldenCase{
-				tokens: p.Tokens, vocab: p.NVocab, greedy: p.Greedy, greedyNext: p.GreedyNext,
-				logits: dir + "/" + p.LogitsFile, genLogits: dir + "/" + p.GenLogitsFile,
-				exact: g.WeightType == "F32" || g.WeightType == "F16",
+		for _, p := range g.Prompts {
+			if !golden.Has(t, dir+"/"+p.LogitsFile) {
+				continue
+			}
+			name := p.Name
+			if moved {
+				name += "/moved"
+			}
+			t.Run(name, func(t *testing.T) {
+				checkGolden(t, m, tol, goldenCase{
+					tokens: p.Tokens, vocab: p.NVocab, greedy: p.Greedy, greedyNext: p.GreedyNext,
+					logits: dir + "/" + p.LogitsFile, genLogits: dir + "/" + p.GenLogitsFile,
+					exact: g.WeightType == "F32" || g.WeightType == "F16",
+				})
 			})
-		})
+		}
 	}
 }
 

@@ -69,6 +69,8 @@ type Model struct {
 
 	prepack     sync.Once
 	packedBytes int
+	move        sync.Once
+	movedBytes  int
 }
 
 // Prepack packs the weights once for batch products, so that decoding
@@ -86,6 +88,32 @@ func (m *Model) Prepack() int {
 		}
 	})
 	return m.packedBytes
+}
+
+// MoveWeights moves the weight matrices out of the file's map into memory
+// of the model's own (gguf.File.Alloc), when the machine has room for them,
+// and releases the file's pages: decoding streams every matrix from memory
+// at every token, and that memory, in huge pages, streams faster than the
+// page cache; on the way the kernels rewrite the types they read faster in
+// another layout (kernel.Matrix.MoveTo). Memory use stays the same. It
+// reports the bytes moved; later calls do nothing. Call it before the model
+// is used.
+func (m *Model) MoveWeights() int {
+	m.move.Do(func() {
+		for _, g := range m.net.matrixGroups() {
+			for _, mat := range g {
+				buf := m.File.Alloc(len(mat.Data))
+				if buf == nil {
+					return
+				}
+				old := mat.Data
+				mat.MoveTo(buf)
+				m.File.Release(old)
+				m.movedBytes += len(buf)
+			}
+		}
+	})
+	return m.movedBytes
 }
 
 // maxLayers bounds block_count: per-layer tables are sized by it.

@@ -27,7 +27,7 @@ func (w *weights) has(name string) bool {
 }
 
 // matrix returns the 2-D tensor name holding rows×cols (ggml ne = [cols, rows]),
-// moved into memory of the model's own when the file allows (see Alloc).
+// without copying it.
 func (w *weights) matrix(name string, rows, cols int) *kernel.Matrix {
 	if w.err != nil {
 		return nil
@@ -50,13 +50,6 @@ func (w *weights) matrix(name string, rows, cols int) *kernel.Matrix {
 	if err != nil {
 		w.fail("tensor %s: %w", name, err)
 		return nil
-	}
-	// Memory of the model's own, when there is room, streams faster than
-	// the page cache, and lets the kernels keep the weights in the layout
-	// they read fastest; the file's pages then go.
-	if buf := w.f.Alloc(len(data)); buf != nil {
-		m.MoveTo(buf)
-		w.f.Release(data)
 	}
 	return m
 }
