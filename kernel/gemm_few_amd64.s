@@ -215,26 +215,43 @@ GLOBL fwQhBits<>(SB), RODATA|NOPTR, $32
 	VPAND          fwSixteens<>(SB), tmp, tmp \
 	VPOR           tmp, q, q
 
-// DX5: nibble + 16·bit from an interleaved fifth-bit qword, moved by
-// shift with the counts at cnt (tmp is clobbered).
-#define DX5(qs, qh, shift, cnt, q, tmp) \
+// DX5: nibble + 16·bit from an interleaved fifth-bit qword, whose bits a
+// right shift by the counts at right and a left shift by those at left
+// (64 where the other does the lane) bring to bit 4 (tmp and Y0, whose
+// products come later, are clobbered).
+#define DX5(qs, qh, right, left, q, tmp) \
 	DU4(qs, q) \
 	VPBROADCASTQ qh, tmp \
-	shift        cnt, tmp, tmp \
+	VPSRLVQ      right, tmp, Y0 \
+	VPSLLVQ      left, tmp, tmp \
+	VPOR         Y0, tmp, tmp \
 	VPAND        fwSixteens<>(SB), tmp, tmp \
 	VPOR         tmp, q, q
 
-DATA fwX4Right<>+0(SB)/8, $0
-DATA fwX4Right<>+8(SB)/8, $1
-DATA fwX4Right<>+16(SB)/8, $2
-DATA fwX4Right<>+24(SB)/8, $3
-GLOBL fwX4Right<>(SB), RODATA|NOPTR, $32
+// The counts for rows 2p (E) and 2p+1 (O): see interleave_amd64.go.
+DATA fwX4RightE<>+0(SB)/8, $0
+DATA fwX4RightE<>+8(SB)/8, $1
+DATA fwX4RightE<>+16(SB)/8, $64
+DATA fwX4RightE<>+24(SB)/8, $64
+GLOBL fwX4RightE<>(SB), RODATA|NOPTR, $32
 
-DATA fwX4Left<>+0(SB)/8, $4
-DATA fwX4Left<>+8(SB)/8, $3
-DATA fwX4Left<>+16(SB)/8, $2
-DATA fwX4Left<>+24(SB)/8, $1
-GLOBL fwX4Left<>(SB), RODATA|NOPTR, $32
+DATA fwX4LeftE<>+0(SB)/8, $64
+DATA fwX4LeftE<>+8(SB)/8, $64
+DATA fwX4LeftE<>+16(SB)/8, $4
+DATA fwX4LeftE<>+24(SB)/8, $3
+GLOBL fwX4LeftE<>(SB), RODATA|NOPTR, $32
+
+DATA fwX4RightO<>+0(SB)/8, $2
+DATA fwX4RightO<>+8(SB)/8, $3
+DATA fwX4RightO<>+16(SB)/8, $64
+DATA fwX4RightO<>+24(SB)/8, $64
+GLOBL fwX4RightO<>(SB), RODATA|NOPTR, $32
+
+DATA fwX4LeftO<>+0(SB)/8, $64
+DATA fwX4LeftO<>+8(SB)/8, $64
+DATA fwX4LeftO<>+16(SB)/8, $2
+DATA fwX4LeftO<>+24(SB)/8, $1
+GLOBL fwX4LeftO<>(SB), RODATA|NOPTR, $32
 
 #define DEC8 DQ8(2(R13), Y13, Y14); DQ8(2(R13)(R15*1), Y11, Y10)
 #define DEC4 DU4(2(R13), Y13); DU4(2(R13)(R15*1), Y11)
@@ -244,8 +261,8 @@ GLOBL fwX4Left<>(SB), RODATA|NOPTR, $32
 // (P1) of a group.
 #define X4DEC4P0 DU4(8(R13), Y13); DU4(24(R13), Y11)
 #define X4DEC4P1 DU4(40(R13), Y13); DU4(56(R13), Y11)
-#define X4DEC5P0 DX5(24(R13), 8(R13), VPSRLVQ, fwX4Right<>(SB), Y13, Y14); DX5(40(R13), 8(R13), VPSLLVQ, fwX4Left<>(SB), Y11, Y10)
-#define X4DEC5P1 DX5(56(R13), 16(R13), VPSRLVQ, fwX4Right<>(SB), Y13, Y14); DX5(72(R13), 16(R13), VPSLLVQ, fwX4Left<>(SB), Y11, Y10)
+#define X4DEC5P0 DX5(24(R13), 8(R13), fwX4RightE<>(SB), fwX4LeftE<>(SB), Y13, Y14); DX5(40(R13), 8(R13), fwX4RightO<>(SB), fwX4LeftO<>(SB), Y11, Y10)
+#define X4DEC5P1 DX5(56(R13), 16(R13), fwX4RightE<>(SB), fwX4LeftE<>(SB), Y13, Y14); DX5(72(R13), 16(R13), fwX4RightO<>(SB), fwX4LeftO<>(SB), Y11, Y10)
 
 // The block sums' corrections: none for Q8_0, the tabled off·Σa else.
 #define NOCORR

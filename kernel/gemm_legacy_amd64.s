@@ -383,36 +383,50 @@ TEXT ·gemmPackQ5_0(SB), NOSPLIT, $0-32
 // Interleaved Q4_0 and Q5_0 (see interleave_amd64.go): rows 0–3 come from
 // the group at offs[0], rows 4–7 from the group at offs[4] (the same group
 // again when only four rows are left). Each fifth-bit qword is broadcast
-// and shifted by a count per qword lane, which leaves every element's bit
-// at bit 4.
+// and shifted right by one set of counts and left by another (64 where the
+// other does the lane), which leaves every element's bit at bit 4.
 
-DATA gmX4Right<>+0(SB)/8, $0
-DATA gmX4Right<>+8(SB)/8, $1
-DATA gmX4Right<>+16(SB)/8, $2
-DATA gmX4Right<>+24(SB)/8, $3
-GLOBL gmX4Right<>(SB), RODATA|NOPTR, $32
+DATA gmX4RightE<>+0(SB)/8, $0
+DATA gmX4RightE<>+8(SB)/8, $1
+DATA gmX4RightE<>+16(SB)/8, $64
+DATA gmX4RightE<>+24(SB)/8, $64
+GLOBL gmX4RightE<>(SB), RODATA|NOPTR, $32
 
-DATA gmX4Left<>+0(SB)/8, $4
-DATA gmX4Left<>+8(SB)/8, $3
-DATA gmX4Left<>+16(SB)/8, $2
-DATA gmX4Left<>+24(SB)/8, $1
-GLOBL gmX4Left<>(SB), RODATA|NOPTR, $32
+DATA gmX4LeftE<>+0(SB)/8, $64
+DATA gmX4LeftE<>+8(SB)/8, $64
+DATA gmX4LeftE<>+16(SB)/8, $4
+DATA gmX4LeftE<>+24(SB)/8, $3
+GLOBL gmX4LeftE<>(SB), RODATA|NOPTR, $32
+
+DATA gmX4RightO<>+0(SB)/8, $2
+DATA gmX4RightO<>+8(SB)/8, $3
+DATA gmX4RightO<>+16(SB)/8, $64
+DATA gmX4RightO<>+24(SB)/8, $64
+GLOBL gmX4RightO<>(SB), RODATA|NOPTR, $32
+
+DATA gmX4LeftO<>+0(SB)/8, $64
+DATA gmX4LeftO<>+8(SB)/8, $64
+DATA gmX4LeftO<>+16(SB)/8, $2
+DATA gmX4LeftO<>+24(SB)/8, $1
+GLOBL gmX4LeftO<>(SB), RODATA|NOPTR, $32
 
 // Q5X4ROW unpacks row r of the Q5_0 group at g(SI) into signed bytes q-16
-// in y; shift and cnt move the fifth bits of rows 2p (right) or 2p+1 (left).
-#define Q5X4ROW(g, r, shift, cnt, y) \
+// in y; right and left are the fifth-bit shift counts of its parity.
+#define Q5X4ROW(g, r, right, left, y) \
 	NIBBLES((24+16*r), g, y) \
 	VPBROADCASTQ (8+8*(r/2))(SI)(g*1), Y10 \
-	shift        cnt, Y10, Y10 \
+	VPSRLVQ      right, Y10, Y11 \
+	VPSLLVQ      left, Y10, Y10 \
+	VPOR         Y11, Y10, Y10 \
 	VPAND        gmSixteens8<>(SB), Y10, Y10 \
 	VPOR         Y10, y, y \
 	VPSUBB       gmSixteens8<>(SB), y, y
 
 #define Q5X4GROUP(g, y0, y1, y2, y3) \
-	Q5X4ROW(g, 0, VPSRLVQ, gmX4Right<>(SB), y0) \
-	Q5X4ROW(g, 1, VPSLLVQ, gmX4Left<>(SB), y1) \
-	Q5X4ROW(g, 2, VPSRLVQ, gmX4Right<>(SB), y2) \
-	Q5X4ROW(g, 3, VPSLLVQ, gmX4Left<>(SB), y3)
+	Q5X4ROW(g, 0, gmX4RightE<>(SB), gmX4LeftE<>(SB), y0) \
+	Q5X4ROW(g, 1, gmX4RightO<>(SB), gmX4LeftO<>(SB), y1) \
+	Q5X4ROW(g, 2, gmX4RightE<>(SB), gmX4LeftE<>(SB), y2) \
+	Q5X4ROW(g, 3, gmX4RightO<>(SB), gmX4LeftO<>(SB), y3)
 
 #define Q4X4GROUP(g, y0, y1, y2, y3) \
 	Q4ROW(8, g, y0) \

@@ -241,7 +241,14 @@ single: \
 	VPAND        Y9, Y8, Y8 \
 	VPOR         Y8, Y7, Y7
 
-// Q5_0TAB is the body of the table kernel.
+// ACTD stores the d of the activation block at R12 as float32 at
+// (SP)(CX*1).
+#define ACTD \
+	MOVWLZX   (R12), AX \
+	VMOVD     AX, X4 \
+	VCVTPH2PS X4, X4 \
+	VMOVSS    X4, (SP)(CX*1)
+
 // ACTTABLE fills the table: d of the activation's block b (from R8, R9
 // blocks) at 4b(SP), its offset sums with the offset bytes in Y9 at
 // 2048+32b(SP). It leaves R9 at 4·blocks, CX's bound.
@@ -250,10 +257,7 @@ single: \
 	XORQ    CX, CX \
 	SHLQ    $2, R9 \
 table: \
-	MOVWLZX    (R12), AX \
-	VMOVD      AX, X4 \
-	VCVTPH2PS  X4, X4 \
-	VMOVSS     X4, (SP)(CX*1) \
+	ACTD \
 	VPMADDUBSW 2(R12), Y9, Y8 \
 	VPHADDW    Y8, Y8, Y8 \
 	VPHADDW    Y8, Y8, Y8 \
@@ -263,6 +267,7 @@ table: \
 	CMPQ       CX, R9 \
 	JB         table
 
+// Q5_0TAB is the body of the table kernel.
 #define Q5_0TAB \
 	LOADARGS \
 	VMOVDQU sixteens8<>(SB), Y9 \
@@ -316,16 +321,27 @@ done: \
 	RET
 
 // ---- Q4_0 and Q5_0 · Q8_0 over rows interleaved four at a time ----
-// See interleave_amd64.go for the layout: per block the four rows' d (one
-// load and one conversion), for Q5_0 their fifth bits in two qwords, then
-// their quants; the weights are read as one stream. The activation's share
-// of each block comes from a table made once per call, as in Q5_0TAB (the
-// same arithmetic in the same order, so Q5_0's results equal the file
-// layout's bit for bit). A fifth-bit qword broadcast and shifted by a count
-// per qword lane leaves every element's bit at bit 4 of its byte: three
-// vector uops where the file's bit order needs five. Prefetching into L2
-// (T2) a few KiB ahead measured best; into L1 it held up to the line fill
-// buffers.
+// See interleave_amd64.go for the layout: per block the four rows' d, for
+// Q5_0 their fifth bits in two qwords, then their quants, so the weights
+// are one stream. Rows go in pairs: one 32-byte load holds two rows'
+// quants, whose low nibbles (elements 0–15 of both rows) and high nibbles
+// (16–31) meet activation vectors that repeat elements 0–15 and 16–31 in
+// both 128-bit lanes, and add up to one vector of both rows' int16 sums.
+// One VPHADDW then folds the two pairs into [row 0, row 2 | row 1, row 3],
+// a quarter of the four-row fold's work. A fifth-bit qword broadcast and
+// shifted right (for elements 0–15) or left (16–31) by a count per qword
+// lane leaves every element's bit at bit 4 of its byte. The activation's
+// share of each block — d as float32 at 4b(SP), and at 2048+96b(SP) the
+// offset sums in the fold's word order and the two repeated halves — is
+// worked out once per call. Prefetching into L2 (T2) a few KiB ahead
+// measured best; into L1 it held up to the line fill buffers.
+//
+// Registers: DI out, R13 weights, R8 activation row, R9 4·blocks, R10
+// groups left, R12 activation cursor, R11 block table cursor, CX 4·block;
+// Y6 scales, Y10 accumulator [r0 r0 r2 r2 | r1 r1 r3 r3] (two partial
+// sums a row), Y9 0x10 bytes (the offset bytes while the table is made),
+// Y11 Y14 left and right shift counts, Y12 0x0f bytes, X13 the scale
+// shuffle, Y15 int16 ones.
 
 DATA x4Right<>+0(SB)/8, $0
 DATA x4Right<>+8(SB)/8, $1
@@ -339,76 +355,106 @@ DATA x4Left<>+16(SB)/8, $2
 DATA x4Left<>+24(SB)/8, $1
 GLOBL x4Left<>(SB), RODATA|NOPTR, $32
 
-// Q5X4ROW sets dst to one row's pair products: quants at q, fifth bits in
-// the qword at h, moved by shift with the counts in cnt (Y14 right, Y11
-// left); Y9 holds 0x10 bytes.
-#define Q5X4ROW(q, h, shift, cnt, dst) \
-	NIBBLES(q) \
-	VPBROADCASTQ h, Y8 \
-	shift        cnt, Y8, Y8 \
+// x4Scales turns the four rows' fp16 d into [d0 d0 d2 d2 d1 d1 d3 d3],
+// the accumulator's lane order.
+DATA x4Scales<>+0(SB)/8, $0x0504050401000100
+DATA x4Scales<>+8(SB)/8, $0x0706070603020302
+GLOBL x4Scales<>(SB), RODATA|NOPTR, $16
+
+// Q4X4PAIR sets P to the int16 sums of the row pair whose quants are at q
+// (T1 is clobbered).
+#define Q4X4PAIR(q, h, P, T1) \
+	VMOVDQU    q, T1 \
+	VPAND      Y12, T1, P \
+	VPSRLW     $4, T1, T1 \
+	VPAND      Y12, T1, T1 \
+	VPMADDUBSW 32(R11), P, P \
+	VPMADDUBSW 64(R11), T1, T1 \
+	VPADDW     T1, P, P
+
+// Q5X4PAIR is Q4X4PAIR with the fifth bits of the qword at h (Y8 and T2
+// are clobbered too).
+#define Q5X4PAIR(q, h, P, T1) \
+	VMOVDQU      q, T1 \
+	VPAND        Y12, T1, P \
+	VPSRLW       $4, T1, T1 \
+	VPAND        Y12, T1, T1 \
+	VPBROADCASTQ h, Y7 \
+	VPSRLVQ      Y14, Y7, Y8 \
 	VPAND        Y9, Y8, Y8 \
-	VPOR         Y8, Y7, Y7 \
-	VPMADDUBSW   Y5, Y7, dst
-
-#define Q5X4ROWS \
-	Q5X4ROW(24(R13), 8(R13), VPSRLVQ, Y14, Y0) \
-	Q5X4ROW(40(R13), 8(R13), VPSLLVQ, Y11, Y1) \
-	Q5X4ROW(56(R13), 16(R13), VPSRLVQ, Y14, Y2) \
-	Q5X4ROW(72(R13), 16(R13), VPSLLVQ, Y11, Y3)
-
-#define Q4X4ROWS \
-	NIBBLES(8(R13)) \
-	VPMADDUBSW Y5, Y7, Y0 \
-	NIBBLES(24(R13)) \
-	VPMADDUBSW Y5, Y7, Y1 \
-	NIBBLES(40(R13)) \
-	VPMADDUBSW Y5, Y7, Y2 \
-	NIBBLES(56(R13)) \
-	VPMADDUBSW Y5, Y7, Y3
+	VPOR         Y8, P, P \
+	VPSLLVQ      Y11, Y7, Y7 \
+	VPAND        Y9, Y7, Y7 \
+	VPOR         Y7, T1, T1 \
+	VPMADDUBSW   32(R11), P, P \
+	VPMADDUBSW   64(R11), T1, T1 \
+	VPADDW       T1, P, P
 
 // X4GEMV is the body of an interleaved kernel: off the quants' offset
-// bytes, bb the interleaved block size, ROWS the four rows' pair products.
-// Registers as in Q5_0TAB, but R13 runs through the groups one after the
-// other and R10 counts groups.
-#define X4GEMV(off, bb, ROWS) \
+// bytes, bb the interleaved block size, qs where the quants start in it,
+// PAIR the pair macro.
+#define X4GEMV(off, bb, qs, PAIR) \
 	MOVQ    out+0(FP), DI \
 	MOVQ    w+8(FP), R13 \
 	MOVQ    a+16(FP), R8 \
 	MOVQ    nb+24(FP), R9 \
 	MOVQ    groups+32(FP), R10 \
 	VMOVDQU low4<>(SB), Y12 \
-	VMOVDQU nibShift<>(SB), Y13 \
 	VMOVDQU x4Right<>(SB), Y14 \
 	VMOVDQU x4Left<>(SB), Y11 \
+	VMOVDQU x4Scales<>(SB), X13 \
 	VMOVDQU ones16<>(SB), Y15 \
 	VMOVDQU off, Y9 \
-	ACTTABLE \
+	MOVQ    R8, R12 \
+	LEAQ    2048(SP), R11 \
+	XORQ    CX, CX \
+	SHLQ    $2, R9 \
+table: \
+	ACTD \
+	VBROADCASTI128 2(R12), Y4 \
+	VBROADCASTI128 18(R12), Y5 \
+	VMOVDQU        Y4, 32(R11) \
+	VMOVDQU        Y5, 64(R11) \
+	VPMADDUBSW     Y4, Y9, Y4 \
+	VPMADDUBSW     Y5, Y9, Y5 \
+	VPADDW         Y5, Y4, Y4 \
+	VPHADDW        Y4, Y4, Y4 \
+	VMOVDQU        Y4, (R11) \
+	ADDQ           $34, R12 \
+	ADDQ           $96, R11 \
+	ADDQ           $4, CX \
+	CMPQ           CX, R9 \
+	JB             table \
+	VMOVDQU        sixteens8<>(SB), Y9 \
 group: \
 	TESTQ  R10, R10 \
 	JZ     done \
 	VXORPS Y10, Y10, Y10 \
-	MOVQ   R8, R12 \
+	LEAQ   2048(SP), R11 \
 	XORQ   CX, CX \
 block: \
 	PREFETCHT2   4096(R13) \
 	PREFETCHT2   4160(R13) \
 	VPBROADCASTQ (R13), X6 \
+	VPSHUFB      X13, X6, X6 \
 	VCVTPH2PS    X6, Y6 \
 	VBROADCASTSS (SP)(CX*1), Y4 \
 	VMULPS       Y4, Y6, Y6 \
-	VMOVDQU      2(R12), Y5 \
-	ROWS \
-	HADD4W \
-	VPSUBW       2048(SP)(CX*8), Y0, Y0 \
+	PAIR(qs(R13), 8(R13), Y0, Y1) \
+	PAIR((qs+32)(R13), 16(R13), Y2, Y3) \
+	VPHADDW      Y2, Y0, Y0 \
+	VPSUBW       (R11), Y0, Y0 \
 	VPMADDWD     Y15, Y0, Y0 \
-	FMA4 \
-	ADDQ         $34, R12 \
+	VCVTDQ2PS    Y0, Y0 \
+	VFMADD231PS  Y6, Y0, Y10 \
 	ADDQ         $bb, R13 \
+	ADDQ         $96, R11 \
 	ADDQ         $4, CX \
 	CMPQ         CX, R9 \
 	JB           block \
-	VEXTRACTF128 $1, Y10, X0 \
-	VADDPS       X10, X0, X0 \
+	VHADDPS      Y10, Y10, Y10 \
+	VEXTRACTF128 $1, Y10, X1 \
+	VUNPCKLPS    X1, X10, X0 \
 	VMOVUPS      X0, (DI) \
 	ADDQ         $16, DI \
 	DECQ         R10 \
@@ -649,9 +695,9 @@ done:
 	VZEROUPPER
 	RET
 // func gemvQ4_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
-TEXT ·gemvQ4_0x4AVX2(SB), $18432-40
-	X4GEMV(eights8<>(SB), 72, Q4X4ROWS)
+TEXT ·gemvQ4_0x4AVX2(SB), $51200-40
+	X4GEMV(eights8<>(SB), 72, 8, Q4X4PAIR)
 
 // func gemvQ5_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
-TEXT ·gemvQ5_0x4AVX2(SB), $18432-40
-	X4GEMV(sixteens8<>(SB), 88, Q5X4ROWS)
+TEXT ·gemvQ5_0x4AVX2(SB), $51200-40
+	X4GEMV(sixteens8<>(SB), 88, 24, Q5X4PAIR)

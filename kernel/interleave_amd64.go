@@ -16,12 +16,15 @@ import (
 //	qh[2]    Q5_0 only: two qwords of fifth bits, rows 0 and 1, then 2 and 3
 //	qs[4]    the four rows' 16 quant bytes, as in the file
 //
-// In the qword of rows 2p and 2p+1, element 8i+k (i < 4, k < 8) of row 2p
-// is bit 8k+4+i, and of row 2p+1 bit 8k+i. Broadcast to every qword lane
-// and shifted right by i (row 2p) or left by 4-i (row 2p+1) in lane i, that
-// puts each element's bit at bit 4 of its byte, where the quant's fifth bit
-// belongs: a shift and a mask, where the file's order needs a byte shuffle,
-// a mask and a compare.
+// In the qword of rows 2p+e (e = 0, 1), the fifth bits of elements 8g…8g+7
+// of row 2p+e (the file's qh byte g) are bit x4Bit[e][g] of its eight
+// bytes, element 8g+k in byte k. Broadcast to every qword lane and shifted
+// right by 0–3 or left by 4–1, a lane holds eight elements' bits at bit 4
+// of their bytes, where the quant's fifth bit belongs: a shift and a mask,
+// where the file's order needs a byte shuffle, a mask and a compare. The
+// order suits the decode kernel, which works on two rows' elements 0–15
+// (right shifts: row 2p, then 2p+1) and 16–31 (left shifts) at once.
+var x4Bit = [2][4]int{{4, 5, 0, 1}, {6, 7, 2, 3}}
 
 func init() {
 	if !hasAVX2 {
@@ -33,9 +36,8 @@ func init() {
 
 // gemvQ4_0x4AVX2 and gemvQ5_0x4AVX2 set out (four per group) to the dot
 // products of groups interleaved groups at w with the Q8_0 activation a,
-// rows of nb ≤ x4Blocks blocks: the same arithmetic in the same order as
-// the kernels for the file's layout, so the results are the same bit for
-// bit.
+// rows of nb ≤ x4Blocks blocks. Each block's sum is exact, as in the file
+// layout's kernels; the float32 additions go in another order.
 //
 //go:noescape
 func gemvQ4_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
@@ -44,7 +46,7 @@ func gemvQ4_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
 func gemvQ5_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)
 
 // x4Blocks is the longest row, in blocks, the interleaved kernels take: the
-// activation table in their frame holds that many (36 bytes a block).
+// activation table in their frame holds that many (100 bytes a block).
 const x4Blocks = q5_0TabBlocks
 
 // legacyX4 describes the interleaved layout of Q4_0 or Q5_0.
@@ -74,13 +76,9 @@ func legacyX4(t tensor.Type, kernel func(out *float32, w, a *byte, nb, groups in
 			copy(dst[:2], o[2*r:2*r+2])
 			if hb > 0 {
 				q := binary.LittleEndian.Uint64(o[8+8*(r/2):])
-				if r%2 == 0 {
-					q >>= 4
-				}
-				for i := range 4 {
-					// Bit 8k+i of q, for k < 8, is the fifth bit of
-					// element 8i+k: gather the eight into one byte.
-					dst[2+i] = byte((q >> i & 0x0101010101010101) * 0x0102040810204080 >> 56)
+				for g, bit := range x4Bit[r%2] {
+					// Gather bit `bit` of the eight bytes into one byte.
+					dst[2+g] = byte((q >> bit & 0x0101010101010101) * 0x0102040810204080 >> 56)
 				}
 			}
 			copy(dst[2+hb:bb], o[qs+16*r:qs+16*r+16])
@@ -118,12 +116,12 @@ var spread8 = func() (t [256]uint64) {
 	return t
 }()
 
-// pairBits is the fifth-bit qword of two rows with fifth-bit words hi and
-// lo (bit j of the little-endian word for element j).
-func pairBits(hi, lo [4]byte) uint64 {
+// pairBits is the fifth-bit qword of rows 2p and 2p+1 with the file's qh
+// bytes even and odd.
+func pairBits(even, odd [4]byte) uint64 {
 	var q uint64
-	for i := range 4 {
-		q |= spread8[hi[i]]<<(4+i) | spread8[lo[i]]<<i
+	for g := range 4 {
+		q |= spread8[even[g]]<<x4Bit[0][g] | spread8[odd[g]]<<x4Bit[1][g]
 	}
 	return q
 }
