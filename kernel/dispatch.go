@@ -50,9 +50,10 @@ type interleaving struct {
 	// repack writes the four rows of nb blocks at src (rowBytes apart) as
 	// one group at dst.
 	repack func(dst, src []byte, rowBytes, nb int)
-	// block writes block b of row r (< 4) of a group back in the file
-	// layout.
-	block func(dst, group []byte, nb, r, b int)
+	// rowData writes row r (< 4) of a group of nb-block rows in the
+	// file's layout; dequantize decodes it to floats.
+	rowData    func(dst, group []byte, nb, r int)
+	dequantize func(dst []float32, group []byte, nb, r int)
 	// gemv sets out (4 per group) to the rows' dot products with a, for
 	// the whole groups at w.
 	gemv func(out []float32, w, a []byte, n int)

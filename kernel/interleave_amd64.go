@@ -51,59 +51,93 @@ const x4Blocks = q5_0TabBlocks
 
 // legacyX4 describes the interleaved layout of Q4_0 or Q5_0.
 func legacyX4(t tensor.Type, kernel func(out *float32, w, a *byte, nb, groups int), few gemmFunc, batch *legacyGemmKind) *interleaving {
-	bb := t.BlockBytes() // 18 or 22
-	hb := bb - 18        // fifth-bit bytes in a file block: 0 or 4
-	qs := 8 + 4*hb       // where the quants start in an interleaved block
+	bb := t.BlockBytes()
+	f := &x4Format{t: t, bb: bb, hb: bb - 18, kernel: kernel}
 	return &interleaving{
-		repack: func(dst, src []byte, rowBytes, nb int) {
-			for b := range nb {
-				o := dst[b*4*bb : (b+1)*4*bb]
-				var qh [4][4]byte
-				for r := range 4 {
-					blk := src[r*rowBytes+b*bb : r*rowBytes+(b+1)*bb]
-					copy(o[2*r:2*r+2], blk[:2])
-					copy(qh[r][:], blk[2:2+hb])
-					copy(o[qs+16*r:qs+16*r+16], blk[2+hb:])
-				}
-				if hb > 0 {
-					binary.LittleEndian.PutUint64(o[8:], pairBits(qh[0], qh[1]))
-					binary.LittleEndian.PutUint64(o[16:], pairBits(qh[2], qh[3]))
-				}
-			}
-		},
-		block: func(dst, group []byte, nb, r, b int) {
-			o := group[b*4*bb : (b+1)*4*bb]
-			copy(dst[:2], o[2*r:2*r+2])
-			if hb > 0 {
-				q := binary.LittleEndian.Uint64(o[8+8*(r/2):])
-				for g, bit := range x4Bit[r%2] {
-					// Gather bit `bit` of the eight bytes into one byte.
-					dst[2+g] = byte((q >> bit & 0x0101010101010101) * 0x0102040810204080 >> 56)
-				}
-			}
-			copy(dst[2+hb:bb], o[qs+16*r:qs+16*r+16])
-		},
-		gemv: func(out []float32, w, a []byte, n int) {
-			nb := n / 32
-			if len(out)%4 != 0 || n%32 != 0 || nb > x4Blocks || len(w) < len(out)*nb*bb || len(a) < nb*34 {
-				panic(fmt.Sprintf("kernel: interleaved %s gemv of %d rows × %d: weight (%d B) or activation (%d B) too short, or not whole groups",
-					t, len(out), n, len(w), len(a)))
-			}
-			if len(out) == 0 {
-				return
-			}
-			if nb == 0 {
-				clear(out)
-				return
-			}
-			kernel(&out[0], &w[0], &a[0], nb, len(out)/4)
-		},
-		few:     few,
-		fewMax:  fewMaxT,
-		gemm:    batch.gemm,
-		packAll: batch.packAll,
-		maxCols: 32 * x4Blocks,
+		repack:     f.repack,
+		rowData:    f.rowData,
+		dequantize: f.dequantize,
+		gemv:       f.gemv,
+		few:        few,
+		fewMax:     fewMaxT,
+		gemm:       batch.gemm,
+		packAll:    batch.packAll,
+		maxCols:    32 * x4Blocks,
 	}
+}
+
+// x4Format is the interleaved layout of one 32-element block type.
+type x4Format struct {
+	t      tensor.Type
+	bb     int // bytes of a file block: 18 or 22
+	hb     int // fifth-bit bytes in a file block: 0 or 4
+	kernel func(out *float32, w, a *byte, nb, groups int)
+}
+
+// qs is where the quants start in an interleaved block.
+func (f *x4Format) qs() int { return 8 + 4*f.hb }
+
+func (f *x4Format) repack(dst, src []byte, rowBytes, nb int) {
+	bb, hb, qs := f.bb, f.hb, f.qs()
+	for b := range nb {
+		o := dst[b*4*bb : (b+1)*4*bb]
+		var qh [4][4]byte
+		for r := range 4 {
+			blk := src[r*rowBytes+b*bb : r*rowBytes+(b+1)*bb]
+			copy(o[2*r:2*r+2], blk[:2])
+			copy(qh[r][:], blk[2:2+hb])
+			copy(o[qs+16*r:qs+16*r+16], blk[2+hb:])
+		}
+		if hb > 0 {
+			binary.LittleEndian.PutUint64(o[8:], pairBits(qh[0], qh[1]))
+			binary.LittleEndian.PutUint64(o[16:], pairBits(qh[2], qh[3]))
+		}
+	}
+}
+
+// block writes block b of row r (< 4) of a group in the file's layout.
+func (f *x4Format) block(dst, group []byte, r, b int) {
+	bb, hb, qs := f.bb, f.hb, f.qs()
+	o := group[b*4*bb : (b+1)*4*bb]
+	copy(dst[:2], o[2*r:2*r+2])
+	if hb > 0 {
+		q := binary.LittleEndian.Uint64(o[8+8*(r/2):])
+		for g, bit := range x4Bit[r%2] {
+			// Gather bit `bit` of the eight bytes into one byte.
+			dst[2+g] = byte((q >> bit & 0x0101010101010101) * 0x0102040810204080 >> 56)
+		}
+	}
+	copy(dst[2+hb:bb], o[qs+16*r:qs+16*r+16])
+}
+
+func (f *x4Format) rowData(dst, group []byte, nb, r int) {
+	for b := range nb {
+		f.block(dst[b*f.bb:(b+1)*f.bb], group, r, b)
+	}
+}
+
+func (f *x4Format) dequantize(dst []float32, group []byte, nb, r int) {
+	var blk [22]byte // a block at a time, on the stack: decoding allocates nothing
+	for b := range nb {
+		f.block(blk[:f.bb], group, r, b)
+		tensor.Dequantize(f.t, dst[32*b:32*(b+1)], blk[:f.bb])
+	}
+}
+
+func (f *x4Format) gemv(out []float32, w, a []byte, n int) {
+	nb := n / 32
+	if len(out)%4 != 0 || n%32 != 0 || nb > x4Blocks || len(w) < len(out)*nb*f.bb || len(a) < nb*34 {
+		panic(fmt.Sprintf("kernel: interleaved %s gemv of %d rows × %d: weight (%d B) or activation (%d B) too short, or not whole groups",
+			f.t, len(out), n, len(w), len(a)))
+	}
+	if len(out) == 0 {
+		return
+	}
+	if nb == 0 {
+		clear(out)
+		return
+	}
+	f.kernel(&out[0], &w[0], &a[0], nb, len(out)/4)
 }
 
 // spread8[x] has bit k of x at bit 8k.

@@ -100,24 +100,20 @@ func (m *Matrix) interleaving() *interleaving {
 	return il
 }
 
-// RowData is the encoded bytes of row r, in the file's layout.
+// RowData is the encoded bytes of row r, in the file's layout (a copy, for
+// an interleaved matrix).
 func (m *Matrix) RowData(r int) []byte {
 	if m.layout == nil {
 		return m.Data[r*m.rowBytes : (r+1)*m.rowBytes]
 	}
 	row := make([]byte, m.rowBytes)
-	m.blocks(row, r)
+	m.layout.rowData(row, m.group(r), m.Cols/m.Type.BlockSize(), r%4)
 	return row
 }
 
-// blocks writes the file-layout blocks of row r of an interleaved matrix
-// to dst, one rowBytes long.
-func (m *Matrix) blocks(dst []byte, r int) {
-	nb, bb := m.Cols/m.Type.BlockSize(), m.Type.BlockBytes()
-	group := m.Data[r/4*4*m.rowBytes:][:4*m.rowBytes]
-	for b := range nb {
-		m.layout.block(dst[b*bb:(b+1)*bb], group, nb, r%4, b)
-	}
+// group is the interleaved group holding row r.
+func (m *Matrix) group(r int) []byte {
+	return m.Data[r/4*4*m.rowBytes:][:4*m.rowBytes]
 }
 
 // Row decodes row r into dst (len Cols); an embedding lookup.
@@ -126,14 +122,7 @@ func (m *Matrix) Row(dst []float32, r int) {
 		tensor.Dequantize(m.Type, dst[:m.Cols], m.RowData(r))
 		return
 	}
-	// A block at a time, so that decoding allocates nothing.
-	var blk [64]byte
-	nb, bs, bb := m.Cols/m.Type.BlockSize(), m.Type.BlockSize(), m.Type.BlockBytes()
-	group := m.Data[r/4*4*m.rowBytes:][:4*m.rowBytes]
-	for b := range nb {
-		m.layout.block(blk[:bb], group, nb, r%4, b)
-		tensor.Dequantize(m.Type, dst[b*bs:(b+1)*bs], blk[:bb])
-	}
+	m.layout.dequantize(dst[:m.Cols], m.group(r), m.Cols/m.Type.BlockSize(), r%4)
 }
 
 // ActBytes is the scratch size MatMuls needs to hold T activation rows of

@@ -22,24 +22,50 @@ func loadGolden(t *testing.T, rel string) *Model {
 	return m
 }
 
-// TestDecodeAllocatesNothing: the per-token step reuses the State's buffers.
+// TestDecodeAllocatesNothing: the per-token step reuses the State's buffers,
+// for weights as mapped and as moved (Q4_0's interleaved rows too).
 func TestDecodeAllocatesNothing(t *testing.T) {
-	m := loadGolden(t, "llama-mini/llama-mini-Q8_0.gguf")
-	s := m.NewState(Options{Context: 64, Threads: 2})
-	defer s.Close()
-	logits := make([]float32, m.Config.Vocab)
-	tok := []int32{42}
-	if err := s.Forward([]int32{1, 2, 3}, logits); err != nil {
-		t.Fatal(err)
-	}
-	allocs := testing.AllocsPerRun(20, func() {
-		s.Truncate(3)
-		if err := s.Forward(tok, logits); err != nil {
-			t.Fatal(err)
+	for _, file := range []string{"llama-mini/llama-mini-Q8_0.gguf", "llama-mini/llama-mini-Q4_0.gguf"} {
+		m := loadGolden(t, file)
+		for _, moved := range []bool{false, true} {
+			if moved {
+				m.MoveWeights()
+			}
+			s := m.NewState(Options{Context: 64, Threads: 2})
+			logits := make([]float32, m.Config.Vocab)
+			tok := []int32{42}
+			if err := s.Forward([]int32{1, 2, 3}, logits); err != nil {
+				t.Fatal(err)
+			}
+			allocs := testing.AllocsPerRun(20, func() {
+				s.Truncate(3)
+				if err := s.Forward(tok, logits); err != nil {
+					t.Fatal(err)
+				}
+			})
+			s.Close()
+			if allocs != 0 {
+				t.Errorf("%s (moved %v): decode step allocates %.1f times, want 0", file, moved, allocs)
+			}
 		}
-	})
-	if allocs != 0 {
-		t.Errorf("decode step allocates %.1f times, want 0", allocs)
+	}
+}
+
+// TestMoveWeightsKeepsHeap: moved weights live outside the Go heap, and
+// the file's pages they came from are given back.
+func TestMoveWeightsKeepsHeap(t *testing.T) {
+	m := loadGolden(t, "qwen2-mini/qwen2-mini-F32.gguf")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	n := m.MoveWeights()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n == 0 {
+		t.Skip("weights not moved: no room on this machine")
+	}
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > int64(n)/10 {
+		t.Errorf("moving %d bytes of weights grew the heap by %d bytes", n, grew)
 	}
 }
 
