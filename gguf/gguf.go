@@ -140,8 +140,9 @@ type File struct {
 	mem     memory // what Alloc hands out
 }
 
-// Close releases the file's memory map. Slices from TensorData must not be
-// used afterwards. Close is idempotent.
+// Close releases the file's memory map and the memory Alloc handed out.
+// Slices from TensorData and Alloc must not be used afterwards. Close is
+// idempotent.
 func (f *File) Close() error {
 	c := f.closer
 	f.closer, f.mapped = nil, false

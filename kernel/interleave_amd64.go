@@ -35,9 +35,10 @@ func init() {
 }
 
 // gemvQ4_0x4AVX2 and gemvQ5_0x4AVX2 set out (four per group) to the dot
-// products of groups interleaved groups at w with the Q8_0 activation a,
-// rows of nb ≤ x4Blocks blocks. Each block's sum is exact, as in the file
-// layout's kernels; the float32 additions go in another order.
+// products of the rows of groups interleaved groups at w, rows of
+// nb ≤ x4Blocks blocks, with the Q8_0 activation a. Each block's sum is
+// exact, as in the file layout's kernels; the float32 additions go in
+// another order.
 //
 //go:noescape
 func gemvQ4_0x4AVX2(out *float32, w *byte, a *byte, nb, groups int)

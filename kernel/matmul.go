@@ -65,10 +65,10 @@ func (m *Matrix) Prepack() int {
 
 // MoveTo moves the weights into dst, as long as Data, and reads them from
 // there on (the caller may then release the old bytes). Where this CPU has
-// a decode kernel for it (Q5_0 with AVX2) they are rewritten on the way to
+// kernels for it (Q4_0 and Q5_0 with AVX2) they are rewritten on the way to
 // keep every four rows' blocks side by side: decoding then reads one stream
-// instead of four and gathers the rows' scales and fifth bits with single
-// loads, a quarter fewer instructions for Q5_0, which is bound by its
+// instead of four, gathers the rows' scales with one load and works on two
+// rows at a time, which matters because these types are bound by their
 // vector work. Every product and Row work on either layout alike. Not safe
 // to call while the matrix is in use.
 func (m *Matrix) MoveTo(dst []byte) {
@@ -235,9 +235,9 @@ func (pr *product) rows(lo, hi, T int) {
 
 // interleavedRows is rows for a matrix MoveTo interleaved: the decode
 // kernel for one token, the few-token kernel for up to fewMax, the batch
-// kernel for more. Rows of a group the range cuts
-// (never, when every product's rows are a multiple of 4 and workers split
-// at multiples of rowGrain) are worked out for the whole group.
+// kernel for more. Rows of a group the range cuts (never, when every
+// product's rows are a multiple of 4 and workers split at multiples of
+// rowGrain) are worked out for the whole group.
 func (pr *product) interleavedRows(lo, hi, T int) {
 	m := pr.M
 	il := m.layout
