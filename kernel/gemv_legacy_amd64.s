@@ -249,13 +249,13 @@ single: \
 	VCVTPH2PS X4, X4 \
 	VMOVSS    X4, (SP)(CX*1)
 
-// ACTTABLE fills the table: d of the activation's block b (from R8, R9
-// blocks) at 4b(SP), its offset sums with the offset bytes in Y9 at
-// 2048+32b(SP). It leaves R9 at 4·blocks, CX's bound.
-#define ACTTABLE \
+// Q5_0TAB is the body of the table kernel.
+#define Q5_0TAB \
+	LOADARGS \
 	MOVQ    R8, R12 \
 	XORQ    CX, CX \
 	SHLQ    $2, R9 \
+	VMOVDQU sixteens8<>(SB), Y9 \
 table: \
 	ACTD \
 	VPMADDUBSW 2(R12), Y9, Y8 \
@@ -265,13 +265,7 @@ table: \
 	ADDQ       $34, R12 \
 	ADDQ       $4, CX \
 	CMPQ       CX, R9 \
-	JB         table
-
-// Q5_0TAB is the body of the table kernel.
-#define Q5_0TAB \
-	LOADARGS \
-	VMOVDQU sixteens8<>(SB), Y9 \
-	ACTTABLE \
+	JB         table \
 group: \
 	NEXTGROUP(done, four, far) \
 	XORQ CX, CX \
