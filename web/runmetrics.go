@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"zhiyan/train"
 )
 
 // The metrics of a training run as `zhiyan train` appends them to
@@ -54,33 +55,10 @@ type metricLine struct {
 	Action    string  `json:"action"`
 }
 
-// stepJSON is the newest step record.
-type stepJSON struct {
-	Step    int     `json:"step"`
-	Loss    float64 `json:"loss"`
-	LossZ   float64 `json:"loss_z"`
-	Norm    float64 `json:"norm"`
-	NormZ   float64 `json:"norm_z"`
-	LR      float64 `json:"lr"`
-	Ms      float64 `json:"ms"`
-	TokPerS float64 `json:"tok_s"`
-	Skipped bool    `json:"skipped,omitempty"`
-}
-
-type evalJSON struct {
-	Step int     `json:"step"`
-	Loss float64 `json:"loss"`
-	Full bool    `json:"full,omitempty"`
-}
-
+// eventJSON is a monitor event with the line train.log shows for it.
 type eventJSON struct {
-	Step      int     `json:"step"`
-	Kind      string  `json:"kind"`
-	Action    string  `json:"action"`
-	Value     float64 `json:"value"`
-	Threshold float64 `json:"threshold"`
-	Detail    string  `json:"detail,omitempty"`
-	Message   string  `json:"message"`
+	train.Event
+	Message string `json:"message"`
 }
 
 // lossSeries keeps the train loss at a bounded number of points: each point
@@ -187,10 +165,10 @@ type runData struct {
 	more     bool        // the last read stopped at the budget, not the end
 
 	loss    lossSeries
-	evals   []evalJSON
+	evals   []train.EvalRecord
 	events  []eventJSON
 	nEvents int
-	last    *stepJSON
+	last    *train.StepRecord
 	bad     int // lines that are not records
 
 	logSize  int64 // of train.log when the header was looked for
@@ -266,7 +244,8 @@ func (s *runData) parse(line []byte) {
 			s.bad++
 			return
 		}
-		s.last = &stepJSON{*m.Step, *m.Loss, m.LossZ, m.Norm, m.NormZ, m.LR, m.Ms, m.TokPerS, m.Skipped}
+		s.last = &train.StepRecord{Step: *m.Step, Loss: *m.Loss, LossZ: m.LossZ, Norm: m.Norm, NormZ: m.NormZ,
+			LR: m.LR, Ms: m.Ms, TokPerS: m.TokPerS, Skipped: m.Skipped}
 		if !(m.Skipped && *m.Loss == 0) { // a step with no targets has no loss
 			s.loss.add(*m.Step, *m.Loss)
 		}
@@ -278,17 +257,14 @@ func (s *runData) parse(line []byte) {
 		if len(s.evals) == maxRunEvals {
 			s.evals = append(s.evals[:0], s.evals[maxRunEvals/2:]...)
 		}
-		s.evals = append(s.evals, evalJSON{*m.Step, *m.Loss, m.Full})
+		s.evals = append(s.evals, train.EvalRecord{Step: *m.Step, Loss: *m.Loss, Full: m.Full})
 	case "event":
 		s.nEvents++
 		if len(s.events) == maxRunEvents {
 			s.events = append(s.events[:0], s.events[maxRunEvents/2:]...)
 		}
-		msg := fmt.Sprintf("step %d: %s (%.4g, threshold %.4g) → %s", *m.Step, m.Kind, m.Value, m.Threshold, m.Action)
-		if m.Detail != "" {
-			msg += ": " + m.Detail
-		}
-		s.events = append(s.events, eventJSON{*m.Step, m.Kind, m.Action, m.Value, m.Threshold, m.Detail, msg})
+		e := train.Event{Step: *m.Step, Kind: m.Kind, Value: m.Value, Threshold: m.Threshold, Detail: m.Detail, Action: m.Action}
+		s.events = append(s.events, eventJSON{e, e.String()})
 	default:
 		s.bad++
 	}

@@ -90,13 +90,13 @@ type runSummaryJSON struct {
 
 type runDetailJSON struct {
 	runSummaryJSON
-	Train     [][2]float64 `json:"train"`      // (step, loss), at most chartPoints, the newest exact
-	Val       []evalJSON   `json:"val"`        // validation losses
-	EventList []eventJSON  `json:"event_list"` // the newest maxRunEvents
-	Last      *stepJSON    `json:"last"`       // the newest step record
-	Unigram   float64      `json:"unigram,omitempty"`
-	Settings  [][2]string  `json:"settings"` // the log's header, once written
-	Log       []string     `json:"log"`      // the last lines of train.log
+	Train     [][2]float64       `json:"train"`      // (step, loss), at most chartPoints, the newest exact
+	Val       []train.EvalRecord `json:"val"`        // validation losses
+	EventList []eventJSON        `json:"event_list"` // the newest maxRunEvents
+	Last      *train.StepRecord  `json:"last"`       // the newest step record
+	Unigram   float64            `json:"unigram,omitempty"`
+	Settings  [][2]string        `json:"settings"` // the log's header, once written
+	Log       []string           `json:"log"`      // the last lines of train.log
 }
 
 var errNoRun = errorf(http.StatusNotFound, "no such run")
@@ -184,7 +184,7 @@ func (a *App) getRun(r *http.Request, _ *caller) (any, error) {
 	d := runDetailJSON{
 		runSummaryJSON: sum,
 		Train:          s.loss.chart(chartPoints),
-		Val:            append([]evalJSON{}, s.evals...),
+		Val:            append([]train.EvalRecord{}, s.evals...),
 		EventList:      append([]eventJSON{}, s.events...),
 		Last:           s.last, // replaced, never changed, by later reads
 		Unigram:        s.unigram,
